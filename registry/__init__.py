@@ -1,0 +1,1 @@
+"""The Dockyard registry server: the OCI Distribution API over pluggable storage."""

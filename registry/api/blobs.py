@@ -1,0 +1,5 @@
+"""(to be written)"""
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

@@ -1,0 +1,49 @@
+"""The aiohttp application: routes, error rendering and the protocol's common headers."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .api import base, blobs, catalog, manifests, referrers, tags, uploads
+from .api.common import REGISTRY
+from .errors import RegistryError
+from .model import Registry
+
+log = logging.getLogger("registry.app")
+
+API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+
+
+@web.middleware
+async def render_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Turn model exceptions into the spec's JSON error body; log the unexpected with context."""
+    try:
+        return await handler(request)
+    except RegistryError as err:
+        if request.method == "HEAD":
+            return web.Response(status=err.status, headers=err.headers)
+        return web.json_response(err.to_json(), status=err.status, headers=err.headers)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        body = RegistryError(message="internal server error").to_json()
+        return web.json_response(body, status=500)
+
+
+async def _protocol_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+
+
+def create_app(registry: Registry, *, middlewares: tuple = ()) -> web.Application:
+    """The registry's HTTP application over ``registry`` (later issues add auth middlewares)."""
+    app = web.Application(middlewares=[*middlewares, render_errors],
+                          client_max_size=4 << 20)  # bounds manifest bodies; blobs are streamed
+    app[REGISTRY] = registry
+    app.on_response_prepare.append(_protocol_headers)
+    # Order matters: the upload routes must win over /blobs/{digest}.
+    for module in (base, catalog, uploads, blobs, manifests, tags, referrers):
+        app.router.add_routes(module.routes)
+    return app
