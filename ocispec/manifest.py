@@ -26,6 +26,12 @@ class Descriptor:
     artifact_type: str | None = None
     annotations: dict[str, str] | None = None
     platform: dict[str, Any] | None = None
+    urls: tuple[str, ...] = ()
+
+    @property
+    def is_foreign(self) -> bool:
+        """A non-distributable layer fetched from its ``urls``: registries need not hold it."""
+        return bool(self.urls) and self.media_type in mt.FOREIGN_LAYERS
 
     @classmethod
     def from_json(cls, value: Any, where: str) -> "Descriptor":
@@ -44,8 +50,11 @@ class Descriptor:
         annotations = value.get("annotations")
         if annotations is not None and not isinstance(annotations, dict):
             raise InvalidManifest(f"{where}: annotations must be an object")
+        urls = value.get("urls") or []
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            raise InvalidManifest(f"{where}: urls must be a list of strings")
         return cls(media_type, digest, size, value.get("artifactType"), annotations,
-                   value.get("platform"))
+                   value.get("platform"), tuple(urls))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest),
@@ -56,6 +65,8 @@ class Descriptor:
             out["annotations"] = self.annotations
         if self.platform:
             out["platform"] = self.platform
+        if self.urls:
+            out["urls"] = list(self.urls)
         return out
 
 
@@ -83,14 +94,23 @@ class Manifest:
         return self.config.media_type if self.config else None
 
 
+_SCHEMA1_REFUSED = ("Docker schema 1 manifests are not supported; "
+                    "push a Docker schema 2 or an OCI manifest")
+
+
 def _media_type_of(doc: dict[str, Any], content_type: str | None) -> str:
     declared = doc.get("mediaType")
     if declared is not None and not isinstance(declared, str):
         raise InvalidManifest("mediaType must be a string")
     header = (content_type or "").split(";")[0].strip().lower() or None
+    if header in mt.DOCKER_SCHEMA1_MANIFESTS or declared in mt.DOCKER_SCHEMA1_MANIFESTS:
+        raise InvalidManifest(_SCHEMA1_REFUSED)
     if header in mt.MANIFESTS:
         if declared and declared != header:
             raise InvalidManifest(f"mediaType {declared!r} does not match Content-Type {header!r}")
+        if not declared and header in mt.DOCKER_MANIFESTS:
+            # Readers tell Docker from OCI by this field alone (OCI may omit it).
+            raise InvalidManifest(f"mediaType is required in a {header} manifest")
         return header
     if declared in mt.MANIFESTS:
         return declared
@@ -111,17 +131,24 @@ def _descriptors(doc: dict[str, Any], key: str) -> tuple[Descriptor, ...]:
     return tuple(Descriptor.from_json(item, f"{key}[{i}]") for i, item in enumerate(items))
 
 
-def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
-    """Validate ``data`` as a manifest; ``content_type`` is the request's header, if any."""
+def _json_object(data: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise InvalidManifest(f"not valid JSON: {err}") from None
     if not isinstance(doc, dict):
         raise InvalidManifest("a manifest must be a JSON object")
+    return doc
+
+
+def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
+    """Validate ``data`` as a manifest; ``content_type`` is the request's header, if any."""
+    doc = _json_object(data)
+    if doc.get("schemaVersion") == 1:
+        raise InvalidManifest(_SCHEMA1_REFUSED)
+    media_type = _media_type_of(doc, content_type)
     if doc.get("schemaVersion") != 2:
         raise InvalidManifest("schemaVersion must be 2")
-    media_type = _media_type_of(doc, content_type)
     subject = Descriptor.from_json(doc["subject"], "subject") if doc.get("subject") else None
     artifact_type = doc.get("artifactType")
     if artifact_type is not None and not isinstance(artifact_type, str):
@@ -137,3 +164,17 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
     return Manifest(media_type, config=Descriptor.from_json(doc["config"], "config"),
                     layers=_descriptors(doc, "layers"), subject=subject,
                     artifact_type=artifact_type, annotations=annotations)
+
+
+def stored_media_type(data: bytes) -> str:
+    """The media type of a manifest already accepted (its bytes are all we keep).
+
+    Lenient on purpose: it only reads the declared ``mediaType`` (or the
+    shape, for OCI documents that omit it), so content written under older
+    or laxer rules is still served.
+    """
+    doc = _json_object(data)
+    declared = doc.get("mediaType")
+    if isinstance(declared, str) and declared:
+        return declared
+    return _media_type_of(doc, None)

@@ -12,7 +12,7 @@ from .. import errors
 from ..storage.driver import StorageDriver
 from .blobs import BlobStore, LinkedBlobs
 from .catalog import Catalog
-from .manifests import Manifests
+from .manifests import ManifestCache, Manifests
 from .referrers import Referrers
 from .tags import Tags
 from .uploads import Uploads
@@ -25,9 +25,9 @@ class Repository:
         self.blobs = LinkedBlobs(registry.blob_store, name)
         self.uploads = Uploads(registry.driver, self.blobs)
         self.tags = Tags(registry.driver, name)
-        self.referrers = Referrers(registry.driver, registry.blob_store, name)
-        self.manifests = Manifests(registry.driver, registry.blob_store, self.blobs,
-                                   self.tags, self.referrers, name)
+        self.referrers = Referrers(registry.driver, name)
+        self.manifests = Manifests(self.blobs, self.tags, self.referrers,
+                                   registry.manifest_cache, name)
 
 
 class Registry:
@@ -36,6 +36,8 @@ class Registry:
         self.delete_enabled = delete_enabled
         self.blob_store = BlobStore(driver)
         self.catalog = Catalog(driver)
+        # Content by digest is immutable, so one cache serves every repository.
+        self.manifest_cache = ManifestCache()
 
     def repository(self, name: str) -> Repository:
         """The repository ``name``; NAME_INVALID before any storage is touched if it is malformed."""
