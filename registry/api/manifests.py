@@ -1,9 +1,8 @@
 """``HEAD``/``GET``/``PUT``/``DELETE /v2/<name>/manifests/<reference>`` (a tag or a digest).
 
 ``GET`` is the request a registry answers most, so its path is kept short:
-one storage read (the tag, or the revision link) and the content from the
-model's cache; ``Accept`` is only parsed when the stored type is not plainly
-acceptable.
+one storage read (the tag, or the revision link), the content from the
+model's cache, and no JSON parsing unless ``Accept`` rules out the stored type.
 """
 
 from __future__ import annotations
@@ -57,8 +56,10 @@ def _reference(request: web.Request, *, pushing: bool) -> Reference:
 async def get_manifest(request: web.Request) -> web.Response:
     repository = repository_of(request)
     reference = _reference(request, pushing=False)
-    stored = await _negotiate(request, repository, reference,
-                              await repository.manifests.get(reference))
+    stored = await repository.manifests.get(reference)
+    accepted = _accepted(request)
+    if accepted is not None and stored.media_type not in accepted:
+        stored = await _substitute(repository, reference, stored, accepted)
     digest = str(stored.digest)
     etag = f'"{digest}"'
     if any(tag in (etag, digest) for tag in request.headers.getall("If-None-Match", ())):
@@ -120,17 +121,14 @@ def _accepted(request: web.Request) -> frozenset[str] | None:
     return frozenset(types)
 
 
-async def _negotiate(request: web.Request, repository: Repository, reference: Reference,
-                     stored: StoredManifest) -> StoredManifest:
-    """What to send a client whose ``Accept`` may not list the stored type, as distribution does.
+async def _substitute(repository: Repository, reference: Reference, stored: StoredManifest,
+                      accepted: frozenset[str]) -> StoredManifest:
+    """What to send a client whose ``Accept`` does not list the stored type, as distribution does.
 
     OCI manifests and indexes are refused (MANIFEST_UNKNOWN); a Docker
     manifest list asked for by tag is replaced by its linux/amd64 image;
     a Docker schema 2 manifest is sent anyway, as every client reads it.
     """
-    accepted = _accepted(request)
-    if accepted is None or stored.media_type in accepted:
-        return stored
     if stored.media_type in (mt.OCI_MANIFEST, mt.OCI_INDEX):
         raise errors.ManifestUnknown(
             detail={"mediaType": stored.media_type},
