@@ -1,26 +1,46 @@
 """The default storage driver: a directory tree on the local file system.
 
-Every visible file appears whole: small objects are written to a temporary
-name, fsynced and renamed; streamed writes go to ``<path>.partial`` and are
-renamed onto ``<path>`` by ``commit``.  Blocking calls run in a thread pool so
-the event loop never waits on the disk.
+Committed objects live at ``<root><path>``, the distribution registry's own
+layout, so its storage directories can be served as they are.  The driver's
+own files carry ``INTERNAL_MARK`` in their names, which no valid path can:
+
+- ``<root>/~staging/``: temporary files of ``put_content`` (written, fsynced,
+  then renamed into place) and trees being deleted (renamed here first so a
+  reader never sees half a tree);
+- ``<root>/~uploads<path>~``: unfinished writes, kept apart from the visible
+  tree so they create no directories in it; ``commit`` renames them into place.
+
+Directories are pruned as soon as they become empty, so the tree behaves like
+an object store's implicit directories.  Blocking calls run in a thread pool
+so the event loop never waits on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
+import contextlib
 import os
 import shutil
+import stat as stat_mode
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any, BinaryIO, TypeVar
 
-from .driver import FileInfo, FileWriter, InvalidOffset, PathNotFound, StorageDriver, check_path
+from .driver import (FileInfo, FileWriter, InvalidOffset, PathNotFound, StorageDriver,
+                     StorageError, check_path)
 
-PARTIAL_SUFFIX = ".partial"
-_TEMP_PREFIX = ".tmp-"
+INTERNAL_MARK = "~"
+"""In every name the driver makes for itself; never in a valid path."""
+
+STALE_AFTER = 3600.0
+"""Seconds after which a staging entry is a killed process's leftover.  Fresh
+entries may belong to another process serving the same root."""
+
+_MISSING = (FileNotFoundError, NotADirectoryError)
+_T = TypeVar("_T")
 
 
 def _fsync_dir(directory: str) -> None:
@@ -31,77 +51,97 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def _write_atomically(target: str, content: bytes) -> None:
-    directory = os.path.dirname(target)
-    os.makedirs(directory, exist_ok=True)
-    temp = os.path.join(directory, f"{_TEMP_PREFIX}{uuid.uuid4().hex}")
-    try:
-        with open(temp, "wb") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with _ignoring_missing():
-            os.unlink(temp)
-        raise
-    _fsync_dir(directory)
+def _creating_parents(target: str, create: Callable[[], _T], source: str | None = None) -> _T:
+    """Run ``create`` (which makes ``target``), creating target's parent directories as needed.
+
+    Retries because a concurrent delete may prune the parents between their
+    creation and ``create``; stops when ``source`` (being renamed) is gone.
+    """
+    while True:
+        try:
+            return create()
+        except FileNotFoundError:
+            if source is not None and not os.path.lexists(source):
+                raise
+            with contextlib.suppress(FileNotFoundError):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
 
 
-class _ignoring_missing:
-    def __enter__(self) -> None:
-        return None
+def _replace(source: str, target: str) -> None:
+    """Durably rename ``source`` onto ``target`` (FileNotFoundError if ``source`` is gone)."""
+    _creating_parents(target, partial(os.replace, source, target), source)
+    _fsync_dir(os.path.dirname(target))
 
-    def __exit__(self, kind, value, tb) -> bool:
-        return isinstance(value, FileNotFoundError)
+
+def _prune(directory: str, root: str) -> None:
+    """Remove ``directory`` and its ancestors below ``root`` while they are empty."""
+    while directory.startswith(root + os.sep):
+        try:
+            os.rmdir(directory)
+        except OSError:  # not empty, or pruned already
+            return
+        directory = os.path.dirname(directory)
+
+
+def _flush_and_close(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
 
 
 class _FileSystemWriter(FileWriter):
-    def __init__(self, driver: "FileSystemDriver", path: str, handle, size: int) -> None:
+    def __init__(self, driver: FileSystemDriver, path: str, handle: BinaryIO, size: int) -> None:
         self._driver = driver
         self._path = path
         self._handle = handle
         self._size = size
+        self._finished = False
 
     @property
     def size(self) -> int:
         return self._size
 
-    @property
-    def _partial(self) -> str:
-        return self._driver._local(self._path) + PARTIAL_SUFFIX
+    def _finish(self) -> None:
+        if self._finished:
+            raise StorageError(f"writer for {self._path} is finished")
+        self._finished = True
 
     async def write(self, data: bytes) -> None:
+        if self._finished:
+            raise StorageError(f"writer for {self._path} is finished")
         await self._driver._run(self._handle.write, data)
         self._size += len(data)
 
     async def commit(self) -> None:
+        self._finish()
+        upload, target = self._driver._upload(self._path), self._driver._local(self._path)
+
         def commit() -> None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            target = self._driver._local(self._path)
-            os.replace(target + PARTIAL_SUFFIX, target)
-            _fsync_dir(os.path.dirname(target))
+            _flush_and_close(self._handle)
+            try:
+                _replace(upload, target)
+            except FileNotFoundError:
+                raise PathNotFound(self._path) from None
+            _prune(os.path.dirname(upload), self._driver.root)
 
         await self._driver._run(commit)
 
     async def cancel(self) -> None:
+        self._finish()
+        upload = self._driver._upload(self._path)
+
         def cancel() -> None:
             self._handle.close()
-            with _ignoring_missing():
-                os.unlink(self._partial)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(upload)
+            _prune(os.path.dirname(upload), self._driver.root)
 
         await self._driver._run(cancel)
 
     async def close(self) -> None:
-        if not self._handle.closed:
-            def close() -> None:
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-                self._handle.close()
-
-            await self._driver._run(close)
+        if not self._finished:
+            self._finished = True
+            await self._driver._run(_flush_and_close, self._handle)
 
 
 class FileSystemDriver(StorageDriver):
@@ -109,14 +149,58 @@ class FileSystemDriver(StorageDriver):
 
     def __init__(self, root: str, *, threads: int = 16) -> None:
         self.root = os.path.abspath(root)
-        os.makedirs(self.root, exist_ok=True)
+        self._staging = os.path.join(self.root, INTERNAL_MARK + "staging")
+        self._uploads = os.path.join(self.root, INTERNAL_MARK + "uploads")
+        os.makedirs(self._staging, exist_ok=True)
+        self._sweep_staging()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fs-driver")
 
     def _local(self, path: str) -> str:
         return self.root + check_path(path)
 
-    def _run(self, func, *args):
+    def _upload(self, path: str) -> str:
+        """Where the unfinished write to ``path`` lives."""
+        return self._uploads + check_path(path) + INTERNAL_MARK
+
+    def _staging_name(self) -> str:
+        return os.path.join(self._staging, uuid.uuid4().hex)
+
+    def _run(self, func: Callable[..., _T], *args: Any) -> asyncio.Future[_T]:
         return asyncio.get_running_loop().run_in_executor(self._pool, partial(func, *args))
+
+    def _sweep_staging(self) -> None:
+        """Remove what killed processes left in staging: temporary files and half-deleted trees."""
+        cutoff = time.time() - STALE_AFTER
+        for entry in os.scandir(self._staging):
+            with contextlib.suppress(FileNotFoundError):  # another process swept it
+                if entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+
+    def _remove(self, name: str) -> bool:
+        """Remove the file or tree ``name``; False if there was none."""
+        try:
+            os.unlink(name)
+        except IsADirectoryError:
+            doomed = self._staging_name()
+            try:
+                os.rename(name, doomed)
+            except _MISSING:
+                return False
+            # The tree is already invisible; an error here only leaves garbage for the sweep.
+            shutil.rmtree(doomed, ignore_errors=True)
+        except _MISSING:
+            return False
+        return True
+
+    def _is_visible_dir(self, local: str) -> bool:
+        """Whether ``local`` holds something visible; an empty directory is a crash's leftover."""
+        with contextlib.suppress(*_MISSING), os.scandir(local) as entries:
+            return any(INTERNAL_MARK not in entry.name for entry in entries)
+        return False
 
     async def get_content(self, path: str) -> bytes:
         local = self._local(path)
@@ -125,24 +209,39 @@ class FileSystemDriver(StorageDriver):
             try:
                 with open(local, "rb") as f:
                     return f.read()
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            except (*_MISSING, IsADirectoryError):
                 raise PathNotFound(path) from None
 
         return await self._run(read)
 
     async def put_content(self, path: str, content: bytes) -> None:
-        await self._run(_write_atomically, self._local(path), content)
+        local = self._local(path)
+
+        def write() -> None:
+            temp = self._staging_name()
+            try:
+                with open(temp, "wb") as f:
+                    f.write(content)
+                    f.flush()
+                    os.fsync(f.fileno())
+                _replace(temp, local)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+                raise
+
+        await self._run(write)
 
     async def read_stream(self, path: str, offset: int = 0,
                           chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         local = self._local(path)
 
-        def open_at():
+        def open_at() -> BinaryIO:
             try:
                 f = open(local, "rb")
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            except (*_MISSING, IsADirectoryError):
                 raise PathNotFound(path) from None
-            if offset < 0 or offset > os.fstat(f.fileno()).st_size:
+            if not 0 <= offset <= os.fstat(f.fileno()).st_size:
                 f.close()
                 raise InvalidOffset(path, offset)
             f.seek(offset)
@@ -156,18 +255,16 @@ class FileSystemDriver(StorageDriver):
             f.close()
 
     async def writer(self, path: str, append: bool = False) -> FileWriter:
-        partial_name = self._local(path) + PARTIAL_SUFFIX
+        upload = self._upload(path)
 
-        def open_writer():
-            os.makedirs(os.path.dirname(partial_name), exist_ok=True)
-            if append:
-                try:
-                    handle = open(partial_name, "r+b")
-                except FileNotFoundError:
-                    raise PathNotFound(path) from None
-                size = handle.seek(0, os.SEEK_END)
-                return handle, size
-            return open(partial_name, "wb"), 0
+        def open_writer() -> tuple[BinaryIO, int]:
+            if not append:
+                return _creating_parents(upload, partial(open, upload, "wb")), 0
+            try:
+                handle = open(upload, "r+b")
+            except _MISSING:
+                raise PathNotFound(path) from None
+            return handle, handle.seek(0, os.SEEK_END)
 
         handle, size = await self._run(open_writer)
         return _FileSystemWriter(self, path, handle, size)
@@ -178,24 +275,27 @@ class FileSystemDriver(StorageDriver):
         def stat() -> FileInfo:
             try:
                 st = os.stat(local)
-            except (FileNotFoundError, NotADirectoryError):
+            except _MISSING:
                 raise PathNotFound(path) from None
-            is_dir = os.path.isdir(local)
-            return FileInfo(path, 0 if is_dir else st.st_size, st.st_mtime, is_dir)
+            if not stat_mode.S_ISDIR(st.st_mode):
+                return FileInfo(path, st.st_size, st.st_mtime, False)
+            if not self._is_visible_dir(local):
+                raise PathNotFound(path)
+            return FileInfo(path, 0, st.st_mtime, True)
 
         return await self._run(stat)
 
     async def list(self, path: str) -> list[str]:
-        local = self._local(path) if path != "/" else self.root
-        prefix = "" if path == "/" else path
+        local, prefix = (self.root, "") if path == "/" else (self._local(path), path)
 
         def listdir() -> list[str]:
             try:
-                names = os.listdir(local)
-            except (FileNotFoundError, NotADirectoryError):
+                names = [n for n in os.listdir(local) if INTERNAL_MARK not in n]
+            except _MISSING:
                 raise PathNotFound(path) from None
-            return sorted(f"{prefix}/{n}" for n in names
-                          if not n.startswith(_TEMP_PREFIX) and not n.endswith(PARTIAL_SUFFIX))
+            if not names and path != "/":
+                raise PathNotFound(path)
+            return sorted(f"{prefix}/{n}" for n in names)
 
         return await self._run(listdir)
 
@@ -203,35 +303,27 @@ class FileSystemDriver(StorageDriver):
         src, dst = self._local(source), self._local(dest)
 
         def move() -> None:
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
             try:
-                os.replace(src, dst)
-            except FileNotFoundError:
-                raise PathNotFound(source) from None
-            except OSError as err:
-                if err.errno != errno.EXDEV:
+                _replace(src, dst)
+            except _MISSING:
+                if os.path.lexists(src):
                     raise
-                shutil.move(src, dst)
-            _fsync_dir(os.path.dirname(dst))
+                raise PathNotFound(source) from None
+            _prune(os.path.dirname(src), self.root)
 
         await self._run(move)
 
     async def delete(self, path: str) -> None:
-        local = self._local(path)
+        local, upload = self._local(path), self._upload(path)
+        # The unfinished writes beneath a directory live under this name.
+        uploads_beneath = upload.removesuffix(INTERNAL_MARK)
 
         def delete() -> None:
-            try:
-                if os.path.isdir(local) and not os.path.islink(local):
-                    # Rename first so readers never see a half-deleted tree.
-                    doomed = f"{local}{_TEMP_PREFIX}{uuid.uuid4().hex}"
-                    os.rename(local, doomed)
-                    shutil.rmtree(doomed)
-                else:
-                    os.unlink(local)
-            except (FileNotFoundError, NotADirectoryError):
-                raise PathNotFound(path) from None
-            with _ignoring_missing():
-                os.unlink(local + PARTIAL_SUFFIX)
+            found = [self._remove(name) for name in (local, upload, uploads_beneath)]
+            if not any(found):
+                raise PathNotFound(path)
+            _prune(os.path.dirname(local), self.root)
+            _prune(os.path.dirname(upload), self.root)
 
         await self._run(delete)
 
@@ -239,4 +331,4 @@ class FileSystemDriver(StorageDriver):
         return self._local(path)
 
     async def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        await asyncio.to_thread(self._pool.shutdown)
