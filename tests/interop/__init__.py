@@ -1,0 +1,1 @@
+"""Interoperability tests: real clients (skopeo, ...) against a running Dockyard server."""
