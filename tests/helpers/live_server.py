@@ -28,7 +28,7 @@ class ThreadedRegistry:
     def __init__(self, root: Path, *, delete_enabled: bool = True) -> None:
         self.root = root
         self.delete_enabled = delete_enabled
-        self.base_url = ""
+        self.url = ""
         self._ready = threading.Event()
         self._failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -67,7 +67,7 @@ class ThreadedRegistry:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             host, port = runner.addresses[0][:2]
-            self.base_url = f"http://{host}:{port}"
+            self.url = f"http://{host}:{port}"
             self._ready.set()
             await self._stop.wait()
         finally:
