@@ -10,6 +10,7 @@ are answered from ``OCI_USERNAME``/``OCI_PASSWORD`` when a registry asks.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -105,7 +106,7 @@ class OCIClient:
         url = self.url(path, params, name=name, reference=reference, digest=digest)
         sent = {k: v for k, v in (headers or {}).items() if k.lower() != "content-length"}
         response = await self._send(method, url, sent, body)
-        if response.status == 401 and await self._authorize(response, method, url):
+        if response.status == 401 and await self._authorize(response):
             response = await self._send(method, url, sent, body)
         return response
 
@@ -116,16 +117,16 @@ class OCIClient:
         async with self.session.request(method, url, headers=headers, data=body) as resp:
             return Response(resp.status, resp.headers, await resp.read(), self.base_url)
 
-    async def _authorize(self, response: Response, method: str, url: URL) -> bool:
+    async def _authorize(self, response: Response) -> bool:
         """Answer a 401's challenge once: basic credentials, or a token from the realm."""
         user, password = self.settings.username, self.settings.password
         challenge = response.header("WWW-Authenticate")
         if not user or not challenge:
             return False
-        basic = aiohttp.BasicAuth(user, password or "")
+        basic = "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
         scheme = challenge.split(" ", 1)[0].lower()
         if scheme == "basic":
-            self._authorization = basic.encode()
+            self._authorization = basic
             return True
         if scheme != "bearer":
             return False
@@ -133,7 +134,8 @@ class OCIClient:
         realm = params.pop("realm", "")
         if not realm:
             return False
-        async with self.session.get(realm, params=params, auth=basic) as token_response:
+        async with self.session.get(realm, params=params,
+                                    headers={"Authorization": basic}) as token_response:
             if token_response.status != 200:
                 return False
             token = await token_response.json(content_type=None)
