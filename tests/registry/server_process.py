@@ -1,0 +1,105 @@
+"""Dockyard as a real server process (``python -m registry serve CONFIG``) for tests that must
+see what users run (config, workers, signals, logs), kill it, restart it on the same storage,
+or measure its memory.  The in-process fixtures cannot: a SIGKILL has to hit a process of its
+own, and peak RSS is only meaningful for one that does nothing but serve.
+
+    from tests.registry.server_process import run_registry
+
+    def test_something(tmp_path):
+        with run_registry(tmp_path, workers=2) as server:
+            urllib.request.urlopen(server.url + "/v2/")
+            server.kill()          # SIGKILL, workers included: a crash
+            server.start()         # same port, same storage: a restart
+            assert "GET /v2/" in server.output()
+
+or the ``registry_server`` fixture (one worker, started, over ``tmp_path``).
+The server gets a config file in its work directory with its storage at
+``root``, a free 127.0.0.1 port, delete enabled, and an environment without
+``REGISTRY_*`` variables (they would override the config).  It runs in its
+own session, so its PID is also its process group and killing that kills its
+workers too.  Output (log lines, one access line per request) goes to
+``log_path``, never a pipe that could fill up and stall the server.  Leaving
+the ``with`` block stops it (SIGTERM, then SIGKILL if it hangs).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.common import LOOPBACK, Server, free_port
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (worker processes), from /proc."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            pending.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+class RegistryProcess:
+    """A Dockyard server over filesystem storage at ``root``, on a free port of 127.0.0.1.
+
+    ``start`` may be called again after ``kill``: a restart on the same storage
+    and port.  The server's output goes to ``<workdir>/server.log``.
+    """
+
+    def __init__(self, root: Path, workdir: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        config = workdir / "config.yml"
+        config.write_text(yaml.safe_dump({
+            "version": "0.1",
+            "log": {"level": "warn"},
+            "http": {"addr": f"{LOOPBACK}:{self.port}"},
+            "storage": {"filesystem": {"rootdirectory": str(root)},
+                        "delete": {"enabled": True}},
+        }))
+        self._server = Server("dockyard", [sys.executable, "-m", "registry", "serve", str(config)],
+                              self.port, workdir / "server.log")
+        self.url = self._server.base_url
+
+    def start(self) -> None:
+        self._server.start()
+
+    def kill(self) -> None:
+        """SIGKILL to the server and its workers (its own process group): no cleaning up."""
+        process = self._server.proc
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def peak_rss(self) -> int:
+        """The largest peak resident set size (VmHWM) of the server's processes, in bytes."""
+        return max(_peak_rss(pid) for pid in _process_tree(self._server.pid))
+
+    def __enter__(self) -> "RegistryProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+@pytest.fixture
+def registry_server(tmp_path: Path) -> Iterator[RegistryProcess]:
+    """A started server over ``tmp_path/storage``; killed at the end of the test."""
+    with RegistryProcess(tmp_path / "storage", tmp_path) as server:
+        yield server
