@@ -57,34 +57,44 @@ def _peak_rss(pid: int) -> int:
 class RegistryProcess:
     """A Dockyard server over filesystem storage at ``root``, on a free port of 127.0.0.1.
 
-    ``start`` may be called again after ``kill``: a restart on the same storage
-    and port.  The server's output goes to ``<workdir>/server.log``.
+    ``start`` may be called again after ``kill`` or ``stop``: a restart on the
+    same storage and port.
     """
 
-    def __init__(self, root: Path, workdir: Path) -> None:
+    def __init__(self, root: Path, workdir: Path, *, workers: int = 1) -> None:
         self.root = root
         self.port = free_port()
+        self.log_path = workdir / "server.log"
         config = workdir / "config.yml"
         config.write_text(yaml.safe_dump({
             "version": "0.1",
-            "log": {"level": "warn"},
+            "log": {"level": "info"},
             "http": {"addr": f"{LOOPBACK}:{self.port}"},
             "storage": {"filesystem": {"rootdirectory": str(root)},
                         "delete": {"enabled": True}},
+            "dockyard": {"workers": workers},
         }))
         self._server = Server("dockyard", [sys.executable, "-m", "registry", "serve", str(config)],
-                              self.port, workdir / "server.log")
+                              self.port, self.log_path)
         self.url = self._server.base_url
 
     def start(self) -> None:
         self._server.start()
 
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if the server hangs: a graceful shutdown."""
+        self._server.stop()
+
     def kill(self) -> None:
-        """SIGKILL to the server and its workers (its own process group): no cleaning up."""
+        """SIGKILL to the server and its workers (its own process group): a crash."""
         process = self._server.proc
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+    def output(self) -> str:
+        """Everything the server has logged so far, restarts included."""
+        return self.log_path.read_text(errors="replace")
 
     def peak_rss(self) -> int:
         """The largest peak resident set size (VmHWM) of the server's processes, in bytes."""
@@ -95,11 +105,16 @@ class RegistryProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.kill()
+        self.stop()
+
+
+def run_registry(workdir: Path, *, workers: int = 1) -> RegistryProcess:
+    """A server over ``workdir/storage``, started by entering it as a context manager."""
+    return RegistryProcess(workdir / "storage", workdir, workers=workers)
 
 
 @pytest.fixture
 def registry_server(tmp_path: Path) -> Iterator[RegistryProcess]:
-    """A started server over ``tmp_path/storage``; killed at the end of the test."""
-    with RegistryProcess(tmp_path / "storage", tmp_path) as server:
+    """A started one-worker server over ``tmp_path/storage``, stopped after the test."""
+    with run_registry(tmp_path) as server:
         yield server
