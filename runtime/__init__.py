@@ -1,0 +1,1 @@
+"""Dockyard's container runtime: OCI bundles run as isolated, limited processes."""

@@ -1,0 +1,1 @@
+"""Tests of the container runtime and its isolation libraries."""
