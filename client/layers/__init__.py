@@ -1,0 +1,6 @@
+"""Layer directories: each layer unpacked once, safely, into an overlay-ready tree."""
+
+from .store import LayerInfo, LayerStore, chain_id, chain_ids
+from .unpack import LayerError
+
+__all__ = ["LayerError", "LayerInfo", "LayerStore", "chain_id", "chain_ids"]

@@ -1,0 +1,174 @@
+"""Unpacked layers, one directory per chain ID, ready to be stacked by overlayfs.
+
+Layout under ``<root>/layers``::
+
+    <chain-id hex>/diff/        the layer's files (an overlay lower directory)
+    <chain-id hex>/layer.json   chainID, diffID, parent chainID, size, overlay xattr namespace
+    .tmp-<hex>-<random>/        a layer being unpacked (locked by its unpacker)
+
+A layer is keyed by its chain ID (image spec: the diff IDs of the layer and all
+below it), so two images share a directory exactly when they share the stack
+below it.  It is unpacked into a temporary directory and renamed into place only
+once complete and verified, so a crash or a hostile archive leaves no partial
+layer; a temporary directory nobody holds a lock on is debris for ``prune``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocispec.digest import Digest
+
+from client.fsutil import TEMP_PREFIX, fsync_dir, is_abandoned, remove_tree, try_lock, write_atomic
+
+from .unpack import LayerError, unpack_file
+
+_METADATA = "layer.json"
+_DIFF = "diff"
+
+
+def chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
+    """The image spec's ChainID: sha256(ChainID(parent) + " " + DiffID), or the DiffID at the bottom."""
+    return diff_id if parent is None else Digest.of(f"{parent} {diff_id}".encode())
+
+
+def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
+    """The chain ID of every layer of a stack, bottom first."""
+    chain: list[Digest] = []
+    for diff_id in diff_ids:
+        chain.append(chain_id(chain[-1] if chain else None, diff_id))
+    return chain
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    chain_id: Digest
+    diff_id: Digest
+    parent: Digest | None
+    size: int  # bytes of file content
+    overlay_xattrs: str  # "trusted" (unpacked as root) or "user" (mount with userxattr)
+    path: Path  # the directory to use as an overlay lower layer
+
+    def to_json(self) -> dict[str, object]:
+        return {"chainID": str(self.chain_id), "diffID": str(self.diff_id),
+                "parent": str(self.parent) if self.parent else None, "size": self.size,
+                "overlayXattrs": self.overlay_xattrs}
+
+
+class LayerStore:
+    """The ``layers/`` directory: look up, unpack, remove."""
+
+    def __init__(self, root: Path, executor: Executor | None = None) -> None:
+        """``executor`` runs unpacking (default: the event loop's thread pool)."""
+        self.root = Path(root)
+        self._executor = executor
+        self._inflight: dict[Digest, asyncio.Future[LayerInfo]] = {}
+
+    def path(self, chain_id: Digest) -> Path:
+        """The unpacked files of a layer (whether or not it exists)."""
+        return self.root / chain_id.hex / _DIFF
+
+    def has(self, chain_id: Digest) -> bool:
+        return (self.root / chain_id.hex / _METADATA).is_file()
+
+    def get(self, chain_id: Digest) -> LayerInfo:
+        try:
+            doc = json.loads((self.root / chain_id.hex / _METADATA).read_bytes())
+        except FileNotFoundError:
+            raise LayerError(f"layer {chain_id} is not unpacked") from None
+        return LayerInfo(Digest.parse(doc["chainID"]), Digest.parse(doc["diffID"]),
+                         Digest.parse(doc["parent"]) if doc["parent"] else None, doc["size"],
+                         doc["overlayXattrs"], self.path(chain_id))
+
+    def chain_ids(self) -> list[Digest]:
+        """Every unpacked layer."""
+        if not self.root.is_dir():
+            return []
+        return [Digest("sha256", entry.name) for entry in os.scandir(self.root)
+                if not entry.name.startswith(".") and (Path(entry.path) / _METADATA).is_file()]
+
+    def remove(self, chain_id: Digest) -> None:
+        """Delete a layer; it disappears at once (renamed aside), then its files go."""
+        aside = self.root / f"{TEMP_PREFIX}{chain_id.hex}-{uuid.uuid4().hex[:8]}-removed"
+        try:
+            os.rename(self.root / chain_id.hex, aside)
+        except FileNotFoundError:
+            return
+        remove_tree(aside)
+
+    def remove_abandoned(self) -> int:
+        """Delete temporary directories left by killed unpackers; returns how many."""
+        if not self.root.is_dir():
+            return 0
+        debris = [Path(e.path) for e in os.scandir(self.root)
+                  if e.name.startswith(TEMP_PREFIX) and is_abandoned(Path(e.path))]
+        for path in debris:
+            remove_tree(path)
+        return len(debris)
+
+    async def unpack(self, blob: Path, diff_id: Digest, parent: Digest | None) -> LayerInfo:
+        """Unpack the layer blob at ``blob`` unless its chain is already unpacked.
+
+        ``parent`` is the chain ID of the layer below (None for the first).  The
+        work runs in the executor; concurrent calls for one layer share it.
+        """
+        key = chain_id(parent, diff_id)
+        if self.has(key):
+            return self.get(key)
+        pending = self._inflight.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().run_in_executor(
+                self._executor, unpack_layer, self.root, blob, diff_id, parent)
+            self._inflight[key] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(pending)
+
+
+def unpack_layer(root: Path, blob: Path, diff_id: Digest, parent: Digest | None) -> LayerInfo:
+    """Unpack and verify one layer into ``root/<chain-id>``; blocking (a worker's job).
+
+    A module-level function of plain arguments, so that it can run in a worker
+    process as well as a thread.
+    """
+    store = LayerStore(root)
+    key = chain_id(parent, diff_id)
+    final = root / key.hex
+    root.mkdir(parents=True, exist_ok=True)
+    temp = root / f"{TEMP_PREFIX}{key.hex}-{uuid.uuid4().hex[:8]}"
+    temp.mkdir()
+    lock = os.open(temp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try_lock(lock)  # a fresh name: nobody else can hold it
+        (temp / _DIFF).mkdir()
+        privileged = os.geteuid() == 0
+        try:
+            unpacked = unpack_file(blob, temp / _DIFF, privileged)
+        except LayerError as err:
+            raise LayerError(f"layer {diff_id}: {err}") from None
+        if unpacked.diff_id != diff_id:
+            raise LayerError(f"layer {diff_id}: content does not match its diff ID "
+                             f"(got {unpacked.diff_id})")
+        info = LayerInfo(key, diff_id, parent, unpacked.size,
+                         "trusted" if privileged else "user", store.path(key))
+        write_atomic(temp / _METADATA, json.dumps(info.to_json()).encode())
+        try:
+            os.rename(temp, final)
+        except OSError:
+            if not store.has(key):  # not a concurrent unpacker that won the race
+                raise
+            remove_tree(temp)
+            return store.get(key)
+        fsync_dir(root)
+        return info
+    except BaseException:
+        remove_tree(temp)
+        raise
+    finally:
+        os.close(lock)

@@ -1,0 +1,255 @@
+"""Layer unpacking: every entry type, compressions, diff IDs, and hostile archives."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import stat
+import struct
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from client.layers import LayerError, LayerStore, chain_ids
+from client.layers.store import unpack_layer
+from client.layers.unpack import unpack_stream
+from ocispec.digest import Digest
+
+from .layerkit import MTIME, compress, entry, tar_bytes
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="ownership, devices and trusted xattrs need root")
+
+DIR, FILE, SYMLINK, HARDLINK = tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
+
+
+def unpack(tmp_path: Path, layer: bytes, privileged: bool = True) -> Path:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        unpacked = unpack_stream(io.BytesIO(layer), fd, privileged)
+    finally:
+        os.close(fd)
+    assert unpacked.diff_id == Digest.of(layer)
+    return dest
+
+
+@needs_root
+def test_every_entry_type_keeps_its_metadata(tmp_path):
+    layer = tar_bytes(
+        entry("./", DIR, mode=0o755),
+        entry("etc", DIR, mode=0o750, uid=10, gid=20, mtime=1_000),
+        entry("etc/passwd", data=b"root:x:0:0", mode=0o640, uid=1234, gid=5678),
+        entry("etc/shadow-link", HARDLINK, linkname="etc/passwd"),
+        entry("bin/su", data=b"#!su", mode=0o4755),  # parent never listed
+        entry("bin/wall", data=b"#!wall", mode=0o2755),
+        entry("tmp", DIR, mode=0o1777),
+        entry("localtime", SYMLINK, linkname="/usr/share/zoneinfo/UTC", uid=7, gid=8),
+        entry("dev/null", tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666),
+        entry("dev/loop0", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o660),
+        entry("run/fifo", tarfile.FIFOTYPE, mode=0o620),
+        entry("caps", data=b"ping", pax_headers={
+            "SCHILY.xattr.user.comment": "hello",
+            "SCHILY.xattr.trusted.note": "\udcff\udcfebinary",  # bytes that are not UTF-8
+        }),
+        entry("opaque", DIR),
+        entry("opaque/.wh..wh..opq"),
+        entry("gone/.wh.file"),
+    )
+    dest = unpack(tmp_path, layer)
+
+    passwd = dest / "etc/passwd"
+    assert passwd.read_bytes() == b"root:x:0:0"
+    st = passwd.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime) == (0o640, 1234, 5678, MTIME)
+    assert (dest / "etc/shadow-link").stat().st_ino == st.st_ino
+    etc = (dest / "etc").stat()
+    assert (stat.S_IMODE(etc.st_mode), etc.st_uid, etc.st_gid, etc.st_mtime) == (0o750, 10, 20, 1_000)
+    assert stat.S_IMODE((dest / "bin/su").stat().st_mode) == 0o4755
+    assert stat.S_IMODE((dest / "bin/wall").stat().st_mode) == 0o2755
+    assert stat.S_IMODE((dest / "tmp").stat().st_mode) == 0o1777
+    assert stat.S_IMODE((dest / "bin").stat().st_mode) == 0o755
+    link = (dest / "localtime").lstat()
+    assert os.readlink(dest / "localtime") == "/usr/share/zoneinfo/UTC"
+    assert (link.st_uid, link.st_gid, link.st_mtime) == (7, 8, MTIME)
+    null = (dest / "dev/null").lstat()
+    assert stat.S_ISCHR(null.st_mode) and os.major(null.st_rdev) == 1 and os.minor(null.st_rdev) == 3
+    assert stat.S_IMODE(null.st_mode) == 0o666
+    assert stat.S_ISBLK((dest / "dev/loop0").lstat().st_mode)
+    fifo = (dest / "run/fifo").lstat()
+    assert stat.S_ISFIFO(fifo.st_mode) and stat.S_IMODE(fifo.st_mode) == 0o620
+    assert os.getxattr(dest / "caps", "user.comment") == b"hello"
+    assert os.getxattr(dest / "caps", "trusted.note") == b"\xff\xfebinary"
+    assert os.getxattr(dest / "opaque", "trusted.overlay.opaque") == b"y"
+    whiteout = (dest / "gone/file").lstat()
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == 0
+    assert not (dest / "gone/.wh.file").exists()
+
+
+def test_unprivileged_unpack_uses_user_xattrs_and_skips_what_needs_root(tmp_path):
+    layer = tar_bytes(
+        entry("d", DIR, mode=0o555),  # read-only, yet its content must still be written
+        entry("d/file", data=b"x", pax_headers={"SCHILY.xattr.trusted.x": "1",
+                                                "SCHILY.xattr.user.y": "2"}),
+        entry("d/.wh..wh..opq"),
+        entry("d/.wh.old"),
+    )
+    dest = unpack(tmp_path, layer, privileged=False)
+    assert os.getxattr(dest / "d", "user.overlay.opaque") == b"y"
+    assert os.listxattr(dest / "d/file") == ["user.y"]
+    assert stat.S_ISCHR((dest / "d/old").lstat().st_mode)
+    assert stat.S_IMODE((dest / "d").stat().st_mode) == 0o555
+
+
+def test_later_entries_replace_earlier_ones_without_following_links(tmp_path):
+    outside = tmp_path / "outside"
+    outside.write_text("keep")
+    layer = tar_bytes(
+        entry("f", SYMLINK, linkname=str(outside)),
+        entry("f", data=b"new"),  # replaces the symlink, never writes through it
+        entry("d", DIR),
+        entry("d/x", data=b"1"),
+        entry("d", data=b"now a file"),
+        entry("e", data=b"file first"),
+        entry("e", DIR),
+        entry("kept", data=b"same layer"),
+        entry(".wh.kept"),  # a whiteout never hides its own layer's file
+    )
+    dest = unpack(tmp_path, layer)
+    assert outside.read_text() == "keep"
+    assert (dest / "f").read_bytes() == b"new" and not (dest / "f").is_symlink()
+    assert (dest / "d").read_bytes() == b"now a file"
+    assert (dest / "e").is_dir()
+    assert (dest / "kept").read_bytes() == b"same layer"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", None])
+async def test_layer_store_unpacks_each_compression_once(tmp_path, compression):
+    layer = tar_bytes(entry("hello", data=b"world"))
+    blob = tmp_path / "blob"
+    blob.write_bytes(compress(layer, compression))
+    layers = LayerStore(tmp_path / "layers")
+    diff_id = Digest.of(layer)
+    first, second = await asyncio.gather(layers.unpack(blob, diff_id, None),
+                                         layers.unpack(blob, diff_id, None))
+    assert first == second == layers.get(diff_id)
+    assert (first.path / "hello").read_bytes() == b"world"
+    assert (first.chain_id, first.size, first.parent) == (diff_id, 5, None)
+    assert os.listdir(tmp_path / "layers") == [diff_id.hex]
+
+    upper = tar_bytes(entry("more", data=b"!"))
+    blob.write_bytes(compress(upper, compression))
+    child = await layers.unpack(blob, Digest.of(upper), first.chain_id)
+    assert child.chain_id == chain_ids([diff_id, Digest.of(upper)])[1]
+    assert child.parent == diff_id and layers.has(child.chain_id)
+
+
+def test_zstd_layers_may_hold_several_frames_and_skippable_frames(tmp_path):
+    layer = tar_bytes(entry("a", data=b"1" * 5000), entry("b", data=b"2"))
+    skippable = struct.pack("<II", 0x184D2A50, 3) + b"toc"
+    blob = tmp_path / "blob"
+    blob.write_bytes(compress(layer[:4096], "zstd") + compress(layer[4096:], "zstd") + skippable)
+    info = unpack_layer(tmp_path / "layers", blob, Digest.of(layer), None)
+    assert (info.path / "b").read_bytes() == b"2"
+
+
+def test_chain_ids_follow_the_image_spec():
+    a, b = Digest.of(b"a"), Digest.of(b"b")
+    assert chain_ids([a, b]) == [a, Digest.of(f"{a} {b}".encode())]
+
+
+OUTSIDE = "/outside-of-layer"  # replaced by a real directory outside the layer root
+
+HOSTILE = {
+    "absolute path": ([entry(f"{OUTSIDE}/evil", data=b"x")], "absolute path"),
+    "dot-dot": ([entry("a/../../outside-of-layer/evil", data=b"x")], "'..'"),
+    "symlink then write through it": (
+        [entry("escape", SYMLINK, linkname=OUTSIDE), entry("escape/evil", data=b"x")],
+        "parent escape is a symbolic link"),
+    "relative symlink then write through it": (
+        [entry("escape", SYMLINK, linkname="../../../../../../../.."),
+         entry("escape/tmp/evil", data=b"x")], "parent escape is a symbolic link"),
+    "symlinked parent deeper down": (
+        [entry("a", DIR), entry("a/b", SYMLINK, linkname="/"),
+         entry("a/b/etc/evil", data=b"x")], "parent a/b is a symbolic link"),
+    "hard link to an absolute path": (
+        [entry("evil", HARDLINK, linkname=f"{OUTSIDE}/secret")], "absolute path"),
+    "hard link with dot-dot": (
+        [entry("evil", HARDLINK, linkname="../outside-of-layer/secret")], "'..'"),
+    "hard link through a symlink": (
+        [entry("s", SYMLINK, linkname=OUTSIDE), entry("evil", HARDLINK, linkname="s/secret")],
+        "parent s is a symbolic link"),
+    "file used as a directory": (
+        [entry("f", data=b"x"), entry("f/evil", data=b"x")], "parent f is not a directory"),
+    "hard link to nothing": ([entry("evil", HARDLINK, linkname="missing")], "does not exist"),
+    "whiteout of dot-dot": ([entry("a/.wh..."), ], "whiteout names no file"),
+    "whiteout through a symlink": (
+        [entry("s", SYMLINK, linkname=OUTSIDE), entry("s/.wh.secret")],
+        "parent s is a symbolic link"),
+    "opaque whiteout through a symlink": (
+        [entry("s", SYMLINK, linkname=OUTSIDE), entry("s/.wh..wh..opq")],
+        "parent s is a symbolic link"),
+    "overlay xattr": (
+        [entry("f", data=b"x", pax_headers={"SCHILY.xattr.trusted.overlay.redirect": "/etc"})],
+        "reserved for overlayfs"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_layer_is_refused_and_leaves_nothing(tmp_path, case):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("secret")
+    entries, message = HOSTILE[case]
+    for info, _ in entries:
+        info.name = info.name.replace(OUTSIDE, str(outside))
+        info.linkname = info.linkname.replace(OUTSIDE, str(outside))
+    layer = tar_bytes(*entries)
+    blob = tmp_path / "blob"
+    blob.write_bytes(compress(layer, "gzip"))
+    root = tmp_path / "layers"
+
+    with pytest.raises(LayerError, match=message) as refused:
+        unpack_layer(root, blob, Digest.of(layer), None)
+
+    assert "\n" not in str(refused.value)
+    assert os.listdir(root) == []
+    assert sorted(os.listdir(outside)) == ["secret"]
+    assert (outside / "secret").read_text() == "secret"
+    assert os.listxattr(outside) == []
+
+
+def test_device_node_is_refused_without_root(tmp_path):
+    layer = tar_bytes(entry("dev/sda", tarfile.BLKTYPE, devmajor=8, devminor=0))
+    with pytest.raises(LayerError, match="entry 'dev/sda': device nodes need root"):
+        unpack(tmp_path, layer, privileged=False)
+
+
+MALFORMED = {
+    "truncated tar": (tar_bytes(entry("a", data=b"x" * 2000))[:1200], "malformed tar"),
+    "corrupt header": (tar_bytes(entry("a", data=b"x"), entry("b"))[:1024] + b"\xff" * 512
+                       + bytes(1024), "malformed tar"),
+    "truncated gzip": (compress(tar_bytes(entry("a", data=os.urandom(100_000))), "gzip")[:5000],
+                       "cannot decompress: Compressed file ended"),
+    "not gzip after all": (b"\x1f\x8b" + b"garbage" * 100, "cannot decompress"),
+}
+
+
+@pytest.mark.parametrize("blob, message", MALFORMED.values(), ids=MALFORMED)
+def test_malformed_layer_is_refused_and_leaves_nothing(tmp_path, blob, message):
+    path = tmp_path / "blob"
+    path.write_bytes(blob)
+    with pytest.raises(LayerError, match=message):
+        unpack_layer(tmp_path / "layers", path, Digest.of(b"anything"), None)
+    assert os.listdir(tmp_path / "layers") == []
+
+
+def test_content_not_matching_its_diff_id_leaves_nothing(tmp_path):
+    blob = tmp_path / "blob"
+    blob.write_bytes(compress(tar_bytes(entry("a", data=b"x")), "gzip"))
+    expected = Digest.of(b"something else")
+    with pytest.raises(LayerError, match="does not match its diff ID"):
+        unpack_layer(tmp_path / "layers", blob, expected, None)
+    assert os.listdir(tmp_path / "layers") == []
