@@ -25,7 +25,6 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -160,7 +159,7 @@ class Uploads:
         await writer.close()
         return writer.size
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def _writing(self, upload_id: str) -> AsyncIterator[tuple[FileWriter, _Progress | None]]:
         """The session's writer (closed, keeping the data, on the way out) and its running hash."""
         self._check_id(upload_id)
