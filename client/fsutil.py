@@ -31,11 +31,16 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` so that readers never see a partial file."""
+def write_atomic(target: Path, data: bytes, mode: int = 0o666) -> None:
+    """Replace ``target`` with ``data`` so that readers never see a partial file.
+
+    ``mode`` (less the umask) applies from the file's creation, so a secret
+    written with ``0o600`` is never readable by others, not even as a temp file.
+    """
     temp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
     try:
-        with open(temp, "wb") as f:
+        with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode),
+                  "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

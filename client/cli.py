@@ -1,0 +1,93 @@
+"""The ``dockyard`` command line: global flags, then one subcommand.
+
+Each subcommand lives in its own module under ``client.commands`` and is
+found there at start-up, so adding a command touches no shared file. Start-up
+stays cheap because command modules only describe their arguments here; what
+they need to run (aiohttp, the store) they import when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Awaitable, Iterator, Sequence
+from types import ModuleType
+from typing import Any
+
+from . import commands
+from .context import Context
+from .errors import DockyardError
+
+_VERSION = "0.1.0"
+
+
+def command_modules() -> Iterator[ModuleType]:
+    """Every ``client.commands.<name>`` module, by name (``_private`` ones skipped)."""
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dockyard", description="Pull, push, build and run container images.")
+    parser.add_argument("--root", metavar="DIR",
+                        help="Root of the image store and container state (env DOCKYARD_ROOT; "
+                             "default /var/lib/dockyard for root, ~/.local/share/dockyard "
+                             "otherwise)")
+    parser.add_argument("--config", metavar="DIR",
+                        help="Location of client config files (default $DOCKER_CONFIG or "
+                             "~/.docker)")
+    parser.add_argument("-D", "--debug", action="store_true",
+                        help="Enable debug output (and tracebacks on errors)")
+    parser.add_argument("-v", "--version", action="version", version=f"dockyard {_VERSION}")
+    subcommands = parser.add_subparsers(title="Commands", metavar="COMMAND")
+    for module in command_modules():
+        module.register(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = args.run(args, Context.from_args(args))
+        if isinstance(result, Awaitable):
+            result = _run_async(result)
+        return int(result or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the one place every failure becomes one line
+        if args.debug:
+            import traceback
+            traceback.print_exc()
+        print(f"Error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _run_async(awaitable: Any) -> Any:
+    import asyncio
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(awaitable)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(awaitable)
+
+
+def _one_line(err: Exception) -> str:
+    if isinstance(err, DockyardError | ValueError):  # ours, and ocispec's invalid input
+        text = str(err)
+    elif isinstance(err, OSError) and err.strerror:
+        text = f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    else:
+        text = f"unexpected {type(err).__name__}: {err} (run with --debug for details)"
+    return " ".join(text.split())
