@@ -114,8 +114,9 @@ class HttpSender:
                     return resp
                 else:
                     async with resp:
-                        return Reply(resp.status, resp.reason, resp.headers, resp.url,
-                                     await read_limited(resp, limit))
+                        # A HEAD's Content-Length is the size of what GET would send.
+                        body = b"" if method == "HEAD" else await read_limited(resp, limit)
+                        return Reply(resp.status, resp.reason, resp.headers, resp.url, body)
             except aiohttp.ClientConnectorError as err:
                 raise TransportError(f"cannot connect to {url.host_port_subcomponent}: "
                                      f"{_connect_failure(err)}") from err
