@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import ssl
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from client import config as config_module
 from client.config import ClientConfig, default_root
 from client.errors import DockyardError
 from client.transport import Endpoints, RegistryClient
+from tests.helpers.tls import self_signed_certificate
 
 from .conftest import FAST_RETRY
-
-
-def self_signed(directory, name: str = "127.0.0.1"):
-    """A certificate and key for ``name`` (also its own CA), as PEM files in ``directory``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "server.pem", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 @pytest.mark.parametrize("host, insecure", [
@@ -61,7 +37,7 @@ def test_candidates_prefer_https_and_map_docker_hub():
 
 
 def test_certs_d_adds_cas_and_client_certificates(tmp_path):
-    ca, _ = self_signed(tmp_path / "made", "my-ca")
+    ca, _ = self_signed_certificate(tmp_path / "made", "my-ca")
     folder = tmp_path / "certs.d" / "reg.example:5000"
     folder.mkdir(parents=True)
     (folder / "ca.crt").write_bytes(ca.read_bytes())
@@ -77,7 +53,7 @@ def test_certs_d_adds_cas_and_client_certificates(tmp_path):
 
 
 async def test_https_is_used_when_the_registry_offers_it(aiohttp_server, tmp_path):
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
 
