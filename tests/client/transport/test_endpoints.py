@@ -12,7 +12,7 @@ from client import config as config_module
 from client.config import ClientConfig, default_root
 from client.errors import DockyardError
 from client.transport import Endpoints, RegistryClient
-from tests.helpers.tls import self_signed_certificate
+from ...helpers.tls import self_signed_certificate
 
 from .conftest import FAST_RETRY
 
