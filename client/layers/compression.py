@@ -3,13 +3,17 @@
 The compression is told by the blob's magic bytes rather than by its media
 type: Docker's gzip media type is known to label plain tars, and sniffing is
 what Docker and containerd do too.
+
+gzip is read with ISA-L (``isal``), which decompresses about three times as
+fast as zlib: decompression is most of the CPU time of unpacking a layer.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 from typing import BinaryIO
+
+from isal import igzip, isal_zlib
 
 try:  # Python 3.14 ships PEP 784's module; the backport is the same code before that.
     from compression import zstd  # type: ignore[import-not-found]
@@ -19,7 +23,8 @@ except ImportError:
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-DecompressionErrors = (OSError, EOFError, zstd.ZstdError)
+# gzip.BadGzipFile is an OSError; a truncated stream raises EOFError.
+DecompressionErrors = (OSError, EOFError, isal_zlib.error, zstd.ZstdError)
 
 
 def compression_of(head: bytes) -> str | None:
@@ -40,7 +45,7 @@ def open_uncompressed(raw: BinaryIO) -> BinaryIO:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     kind = compression_of(buffered.peek(len(ZSTD_MAGIC)))
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return igzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
     if kind == "zstd":
         return zstd.ZstdFile(buffered, "rb")  # type: ignore[return-value]
     return buffered

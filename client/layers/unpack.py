@@ -76,9 +76,9 @@ class Unpacked:
     size: int  # bytes of regular-file content
 
 
-def opaque_xattr(privileged: bool) -> str:
-    """The xattr marking an opaque directory, in the namespace this unpack can write."""
-    return "trusted.overlay.opaque" if privileged else "user.overlay.opaque"
+def overlay_namespace(privileged: bool) -> str:
+    """Where overlayfs reads its xattrs: ``trusted`` needs root, ``user`` needs ``userxattr``."""
+    return "trusted" if privileged else "user"
 
 
 def unpack_file(blob: Path, dest: Path, privileged: bool) -> Unpacked:
@@ -165,7 +165,7 @@ class _Extractor:
     def __init__(self, root_fd: int, privileged: bool) -> None:
         self._root = root_fd
         self._privileged = privileged
-        self._opaque = opaque_xattr(privileged)
+        self._opaque = f"{overlay_namespace(privileged)}.overlay.opaque"
         # Set once everything is written, so a read-only directory or a new
         # child cannot get in the way of the directory's own metadata.
         self._dirs: dict[tuple[str, ...], tarfile.TarInfo] = {}
@@ -178,7 +178,7 @@ class _Extractor:
             self._add(tar, member)
         except _Refused as err:
             raise LayerError(f"entry {member.name!r}: {err}") from None
-        except (OSError, EOFError, ValueError, OverflowError) as err:
+        except (*DecompressionErrors, ValueError, OverflowError) as err:
             raise LayerError(f"entry {member.name!r}: {err}") from None
 
     def close(self) -> None:

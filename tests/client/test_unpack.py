@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from client.layers import LayerError, LayerStore, chain_ids
-from client.layers.store import unpack_layer
+from client.layers.store import unpack_layer, unpack_pool
 from client.layers.unpack import unpack_stream
 from ocispec.digest import Digest
 
@@ -253,3 +253,18 @@ def test_content_not_matching_its_diff_id_leaves_nothing(tmp_path):
     with pytest.raises(LayerError, match="does not match its diff ID"):
         unpack_layer(tmp_path / "layers", blob, expected, None)
     assert os.listdir(tmp_path / "layers") == []
+
+
+async def test_layers_unpack_in_worker_processes(tmp_path):
+    layer = tar_bytes(entry("hello", data=b"world"))
+    blob = tmp_path / "blob"
+    blob.write_bytes(compress(layer, "gzip"))
+    pool = unpack_pool(1)
+    try:
+        layers = LayerStore(tmp_path / "layers", pool)
+        info = await layers.unpack(blob, Digest.of(layer), None)
+        assert (info.path / "hello").read_bytes() == b"world"
+        with pytest.raises(LayerError, match="does not match its diff ID"):
+            await layers.unpack(blob, Digest.of(b"other"), None)
+    finally:
+        pool.shutdown()
