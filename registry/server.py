@@ -35,6 +35,8 @@ from .storage import create_driver
 from .storage.driver import StorageDriver
 from .supervisor import Supervisor, Work
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
 try:
     import uvloop
 except ImportError:  # optional: not built for every platform
@@ -45,6 +47,9 @@ startup = logging.getLogger(STARTUP_LOGGER)
 
 BACKLOG = 1024
 """Connections the kernel queues per worker while it is busy; benchmarks open dozens at once."""
+
+STRAGGLER_TIMEOUT = 1.0
+"""Seconds for requests that arrived on open connections after the drain, before they are cut."""
 
 _TLS_VERSIONS = {"tls1.0": ssl.TLSVersion.TLSv1, "tls1.1": ssl.TLSVersion.TLSv1_1,
                  "tls1.2": ssl.TLSVersion.TLSv1_2, "tls1.3": ssl.TLSVersion.TLSv1_3}
@@ -101,8 +106,8 @@ def bind(http: HTTPConfig, count: int) -> tuple[Listener, list[socket.socket]]:
             listener = replace(listener, port=probe.getsockname()[1])
         return listener, [listener.open() for _ in range(count)]
     except OSError as err:
-        raise ConfigError(f"http.addr: cannot listen on {listener.display}: "
-                          f"{err.strerror or err}") from None
+        reason = os.strerror(err.errno) if err.errno else str(err)  # not Python's elaboration
+        raise ConfigError(f"http.addr: cannot listen on {listener.display}: {reason}") from None
 
 
 def ssl_context(tls: TLSConfig) -> ssl.SSLContext:
@@ -142,14 +147,14 @@ def run(config: Config) -> int:
                  listener.display, workers, "" if workers == 1 else "s",
                  config.storage.filesystem.root_directory)
 
-    def work(index: int, sock: socket.socket) -> int:
-        _run_loop(_serve(config, sock, context, purge_uploads=index == 0))
+    def work(index: int, sock: socket.socket, ready: Callable[[], None]) -> int:
+        _run_loop(_serve(config, sock, context, ready, purge_uploads=index == 0))
         return 0
 
     if workers == 1:
-        return work(0, sockets[0])
-    return Supervisor(_reporting_config_errors(work), listener.open,
-                      config.http.drain_timeout).run(sockets)
+        return work(0, sockets[0], lambda: None)
+    return Supervisor(sockets, _reporting_config_errors(work), listener.open,
+                      config.http.drain_timeout).run()
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -158,33 +163,77 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 def _reporting_config_errors(work: Work) -> Work:
     """A worker that logs a ConfigError as one line, as the command does for a single process."""
-    def guarded(index: int, sock: socket.socket) -> int:
+    def guarded(index: int, sock: socket.socket, ready: Callable[[], None]) -> int:
         try:
-            return work(index, sock)
+            return work(index, sock, ready)
         except ConfigError as err:
             log.error("%s", err)
             return 1
     return guarded
 
 
-async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | None,
-                 purge_uploads: bool) -> None:
+class _InFlight:
+    """The requests being served, so that a stopping worker can wait until each is answered.
+
+    aiohttp's own graceful shutdown stops reading from every connection first,
+    so an upload whose body is still arriving would hang until the timeout.
+    Instead the worker stops listening, waits here, and only then lets aiohttp
+    close the connections.  aiohttp runs each request in a task of its own
+    that ends once the response is sent, so the tasks are what is tracked.
+    """
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task] = set()
+        self.stopping = False
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        response = await handler(request)
+        if self.stopping:
+            response.force_close()  # keep-alive clients reconnect, to whoever serves then
+        return response
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until no request is in flight, or ``timeout`` seconds have passed."""
+        self.stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.tasks and loop.time() < deadline:
+            await asyncio.wait(set(self.tasks), timeout=deadline - loop.time())
+
+
+def _stop_event() -> asyncio.Event:
+    """Set on SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signo in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signo, stop.set)
+    return stop
+
+
+async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | None,
+                 ready: Callable[[], None], purge_uploads: bool) -> None:
+    stop = _stop_event()
     driver = create_driver(config.storage)
     try:
-        app = create_app(Registry(driver, delete_enabled=config.storage.delete_enabled))
+        in_flight = _InFlight()
+        app = create_app(Registry(driver, delete_enabled=config.storage.delete_enabled),
+                         middlewares=(in_flight.middleware,))
         if config.http.headers:
             app.on_response_prepare.append(_header_adder(config.http.headers))
         access_log = logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None
         runner = web.AppRunner(app, handle_signals=False, access_log=access_log,
                                access_log_format=ACCESS_LOG_FORMAT,
-                               shutdown_timeout=config.http.drain_timeout)
+                               shutdown_timeout=STRAGGLER_TIMEOUT)
         await runner.setup()
         try:
-            await web.SockSite(runner, sock, ssl_context=context, backlog=BACKLOG).start()
+            site = web.SockSite(runner, sock, ssl_context=context, backlog=BACKLOG)
+            await site.start()
+            ready()
             purging = config.storage.upload_purging
             purger = (asyncio.create_task(_purge_uploads(driver, purging))
                       if purge_uploads and purging.enabled else None)
@@ -192,6 +241,8 @@ async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | 
             log.info("stopping: requests in flight get %gs to finish", config.http.drain_timeout)
             if purger:
                 purger.cancel()
+            await site.stop()
+            await in_flight.drain(config.http.drain_timeout)
         finally:
             await runner.cleanup()
     finally:

@@ -6,9 +6,9 @@ error before any worker exists.  It then only waits for signals:
 
 - SIGTERM or SIGINT: pass SIGTERM on, let the workers drain, kill whatever
   outlives the grace period, exit 0 if every worker stopped cleanly;
-- SIGCHLD: a worker that dies while running is replaced with a fresh
-  socket, unless it died right after starting (bad storage, say), where a
-  restart would only loop: then everything stops and the exit status is 1.
+- SIGCHLD: a worker that dies while serving is replaced with a fresh
+  socket; one that dies before it said it was ready (bad storage, say)
+  would only do so again, so then everything stops and the exit status is 1.
 
 Signals are blocked and taken with ``sigwaitinfo``, so none is lost between
 checks.  Workers ask the kernel for SIGTERM when the parent dies, so a
@@ -19,33 +19,26 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 import os
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 
 log = logging.getLogger(__name__)
 
 WATCHED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT}
-START_GRACE = 2.0
-"""A worker dying sooner than this after it started failed to start: stop, don't restart."""
-
 KILL_MARGIN = 5.0
 """Seconds beyond the drain timeout before workers that still run are killed."""
 
 _PR_SET_PDEATHSIG = 1
 
-Work = Callable[[int, socket.socket], int]
-"""A worker's body: its index and its listening socket in, its exit status out."""
-
-
-@dataclass
-class _Worker:
-    index: int
-    started: float
+Work = Callable[[int, socket.socket, Callable[[], None]], int]
+"""A worker's body: its index, its listening socket and a ``ready()`` to call once it
+serves; its exit status out."""
 
 
 def _die_with_parent(parent: int) -> None:
@@ -56,19 +49,22 @@ def _die_with_parent(parent: int) -> None:
 
 
 class Supervisor:
-    def __init__(self, work: Work, reopen: Callable[[], socket.socket], drain_timeout: float) -> None:
+    def __init__(self, sockets: list[socket.socket], work: Work,
+                 reopen: Callable[[], socket.socket], drain_timeout: float) -> None:
+        self.sockets = sockets
         self.work = work
         self.reopen = reopen
         self.drain_timeout = drain_timeout
-        self.running: dict[int, _Worker] = {}
+        self.running: dict[int, int] = {}  # pid -> worker index
+        self.ready = mmap.mmap(-1, len(sockets))  # a byte per worker, shared across fork
         self.deadline: float | None = None  # set once stopping
         self.failed = False
 
-    def run(self, sockets: list[socket.socket]) -> int:
+    def run(self) -> int:
         """Serve with one worker per socket until told to stop; the exit status."""
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED)
         try:
-            for index, sock in enumerate(sockets):
+            for index, sock in enumerate(self.sockets):
                 self._spawn(index, sock)
             while self.running:
                 self._handle(self._next_signal())
@@ -80,20 +76,21 @@ class Supervisor:
         sys.stdout.flush()  # or buffered output would be written by every child too
         sys.stderr.flush()
         parent = os.getpid()
+        self.ready[index] = 0
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
                 _die_with_parent(parent)
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED)
-                status = self.work(index, sock)
+                status = self.work(index, sock, partial(self.ready.__setitem__, index, 1))
             except BaseException:
                 log.exception("worker %d failed", index)
             finally:
                 logging.shutdown()
                 os._exit(status)
         sock.close()  # the worker's now; a copy here would keep queueing connections nobody takes
-        self.running[pid] = _Worker(index, time.monotonic())
+        self.running[pid] = index
 
     def _next_signal(self) -> int | None:
         """The next watched signal, or None once the stop deadline has passed."""
@@ -127,26 +124,26 @@ class Supervisor:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
-            worker = self.running.pop(pid, None)
-            if worker is not None:
-                self._exited(pid, worker, os.waitstatus_to_exitcode(status))
+            index = self.running.pop(pid, None)
+            if index is not None:
+                self._exited(pid, index, os.waitstatus_to_exitcode(status))
 
-    def _exited(self, pid: int, worker: _Worker, code: int) -> None:
+    def _exited(self, pid: int, index: int, code: int) -> None:
         if self.deadline is not None:
             self.failed |= code != 0
             return
         how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-        if time.monotonic() - worker.started < START_GRACE:
-            log.error("worker %d (pid %d) %s while starting: stopping", worker.index, pid, how)
+        if not self.ready[index]:
+            log.error("worker %d (pid %d) %s while starting: stopping", index, pid, how)
             self.failed = True
             self._stop()
             return
-        log.error("worker %d (pid %d) %s: starting a new one", worker.index, pid, how)
+        log.error("worker %d (pid %d) %s: starting a new one", index, pid, how)
         try:
             sock = self.reopen()
         except OSError as err:
-            log.error("cannot listen for a new worker %d: %s: stopping", worker.index, err)
+            log.error("cannot listen for a new worker %d: %s: stopping", index, err)
             self.failed = True
             self._stop()
             return
-        self._spawn(worker.index, sock)
+        self._spawn(index, sock)
