@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import stat as stat_mode
@@ -40,6 +41,23 @@ STALE_AFTER = 3600.0
 entries may belong to another process serving the same root."""
 
 _MISSING = (FileNotFoundError, NotADirectoryError)
+
+
+def _lock_current(handle: BinaryIO, name: str, path: str) -> None:
+    """Hold the unfinished write exclusively, even against other processes.
+
+    Two worker processes appending to one upload at once would interleave
+    bytes behind each other's running hash.  A writer that waited while the
+    other committed or cancelled holds a file no longer at ``name``: that is
+    PathNotFound, never a write into committed content.
+    """
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if os.stat(name).st_ino != os.fstat(handle.fileno()).st_ino:
+            raise FileNotFoundError(name)
+    except _MISSING:
+        handle.close()
+        raise PathNotFound(path) from None
 _T = TypeVar("_T")
 
 
@@ -259,11 +277,14 @@ class FileSystemDriver(StorageDriver):
 
         def open_writer() -> tuple[BinaryIO, int]:
             if not append:
-                return _creating_parents(upload, partial(open, upload, "wb")), 0
+                handle = _creating_parents(upload, partial(open, upload, "wb"))
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                return handle, 0
             try:
                 handle = open(upload, "r+b")
             except _MISSING:
                 raise PathNotFound(path) from None
+            _lock_current(handle, upload, path)
             return handle, handle.seek(0, os.SEEK_END)
 
         handle, size = await self._run(open_writer)
