@@ -1,0 +1,377 @@
+"""The runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
+
+Process tree (no user namespace):
+
+    runtime (create/run)                 host PID namespace
+      └── container init  [fork]        PID 1 of a new PID namespace; unshares
+                                         mount/uts/ipc/net/cgroup, builds the
+                                         rootfs, waits on exec.fifo, execs the
+                                         user's process in place
+
+`fork_into_pid_namespace` makes the init a direct child of the runtime, so
+`run` waits for it and gets its real exit status, and forwards signals to it.
+`create` returns once the init reports "ready"; a CLI `create` then exits and
+the init is reparented (as with runc).  `exec` forks the same way into the
+running container's PID namespace, and the child setns()es into the rest.
+
+Life cycle on disk (see state.py): create claims <root>/<id>/, makes exec.fifo
+and writes state.json right after the fork; start opens the fifo, which
+releases the init, and removes it; delete kills what is left, removes the
+cgroup and the directory.  Mounts live only in the container's mount
+namespace, so they vanish with its last process: nothing to unmount.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from runtime import hooks, namespaces, spec, state
+from runtime.process import Channel, child_main, exec_main, init_main, preload
+from runtime.state import DEFAULT_ROOT, StateError
+
+# Signals `run` and `exec` pass on to the container instead of dying of them.
+FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                     signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
+
+
+class RuntimeFailure(Exception):
+    """Setting up or driving a container failed; the message is for the user."""
+
+
+def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
+           console_socket: str | None = None, pid_file: str | None = None) -> dict:
+    """Create the container and leave its init waiting for `start`; returns its state.
+
+    The init is a child of the calling process.  On any failure everything
+    made so far (process, cgroup, state directory) is removed again.
+    """
+    bundle = os.path.abspath(bundle)
+    config = spec.load(bundle)
+    if "process" not in config:
+        raise spec.SpecError("process: required to create a container")
+    ns = spec.namespaces(config)
+    if "mount" not in ns:
+        raise spec.SpecError("linux.namespaces: a mount namespace is required")
+    directory = state.create_dir(root, container_id)
+    cgroup = pid = None
+    try:
+        fifo = os.path.join(directory, state.FIFO)
+        os.mkfifo(fifo, 0o622)
+        cgroup = _cgroup(container_id, config)
+        cgroup.create(spec.cgroup_resources(config))
+        console = _connect_console(console_socket) if config["process"].get("terminal") else None
+        preload(config["process"], config.get("linux", {}))
+        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        ours, theirs = Channel.pair()
+        pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
+        if pid == 0:
+            ours.close()
+            child_main(init_main, theirs, config, fifo_fd, console)
+        theirs.close()
+        os.close(fifo_fd)
+        if console is not None:
+            os.close(console)
+        st = {
+            "ociVersion": config["ociVersion"], "id": container_id, "pid": pid,
+            "status": "creating", "bundle": bundle, "rootfs": config["root"]["path"],
+            "created": _timestamp(), "owner": "", "annotations": config.get("annotations") or {},
+            "pidStartTime": state.process_start_time(pid), "config": config,
+        }
+        state.save(root, st)
+        try:
+            cgroup.add(pid)
+            _drive_init(ours, config, st)
+        finally:
+            ours.close()
+        st["status"] = "created"
+        if pid_file:
+            _write_atomically(pid_file, str(pid))
+        return st
+    except BaseException:
+        _destroy(directory, pid, cgroup, our_child=True)
+        raise
+
+
+def start(container_id: str, root: str = DEFAULT_ROOT) -> dict:
+    """Release a created container's init to exec the user's process."""
+    st = state.load(root, container_id)
+    if st["status"] != "created":
+        raise StateError(f"cannot start a container that is {st['status']}")
+    _release(root, st)
+    return st
+
+
+def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket: str | None = None,
+        pid_file: str | None = None, detach: bool = False, keep: bool = False) -> int:
+    """create + start + wait + delete, as `runc run`: the container's exit
+    code (128+N when killed by signal N).  With detach, returns 0 once
+    started; with keep, the stopped container is left for `delete`."""
+    st = create(container_id, bundle, root, console_socket, pid_file)
+    if detach:
+        _release(root, st)
+        return 0
+    restore = _forward_signals(st["pid"])
+    try:
+        _release(root, st)
+        return wait_exit_code(st["pid"])
+    finally:
+        restore()
+        if not keep:
+            delete(container_id, root, force=True)
+
+
+def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
+                 console_socket: str | None = None, pid_file: str | None = None,
+                 detach: bool = False) -> int:
+    """Run `process` (an OCI process object) inside a running container, in
+    its namespaces and cgroup with the given capabilities, seccomp and
+    rlimits; returns its exit code (0 right away with detach)."""
+    spec.validate_process(process)
+    st = state.load(root, container_id)
+    if st["status"] not in ("created", "running"):
+        raise StateError(f"cannot exec in a {st['status']} container")
+    init = st["pid"]
+    config = st["config"]
+    console = _connect_console(console_socket) if process.get("terminal") else None
+    preload(process, config.get("linux", {}))
+    ns_fds = namespaces.open_process_namespaces(init)
+    ours, theirs = Channel.pair()
+    pid = -1
+    try:
+        pid = namespaces.fork_into_pid_namespace(f"/proc/{init}/ns/pid", False)
+        if pid == 0:
+            ours.close()
+            child_main(exec_main, theirs, process, config.get("linux", {}), ns_fds, console)
+        theirs.close()
+        _cgroup(container_id, config).add(pid)
+        ours.send("go")
+        kind, text = ours.recv()
+        if kind != "eof":
+            raise RuntimeFailure(text or "exec failed")
+    except BaseException:
+        if pid > 0:
+            _kill_and_reap(pid)
+        raise
+    finally:
+        ours.close()
+        for fd, _ in ns_fds:
+            os.close(fd)
+        if console is not None:
+            os.close(console)
+    if pid_file:
+        _write_atomically(pid_file, str(pid))
+    if detach:
+        return 0
+    restore = _forward_signals(pid)
+    try:
+        return wait_exit_code(pid)
+    finally:
+        restore()
+
+
+def kill(container_id: str, sig: int = signal.SIGTERM, root: str = DEFAULT_ROOT,
+         all_processes: bool = False) -> None:
+    """Send sig to the init (or, with all_processes, to every process in its cgroup)."""
+    st = state.load(root, container_id)
+    if st["status"] == "stopped":
+        raise StateError(f"container {container_id!r} is not running")
+    if all_processes:
+        _cgroup(container_id, st["config"]).kill_all(sig)
+    else:
+        os.kill(st["pid"], sig)
+
+
+def delete(container_id: str, root: str = DEFAULT_ROOT, force: bool = False) -> None:
+    """Remove a stopped (or created) container; force also kills a running one.
+    Works after the runtime that made it was SIGKILLed at any point."""
+    directory = state.container_dir(root, container_id)
+    try:
+        st = state.load(root, container_id)
+    except StateError:
+        if force and os.path.isdir(directory):  # killed between mkdir and state.json
+            _destroy(directory, None, None, our_child=False)
+            return
+        raise
+    if st["status"] == "running" and not force:
+        raise StateError(f"cannot delete container {container_id!r} that is running (use --force)")
+    alive = st["status"] != "stopped"
+    _destroy(directory, st["pid"] if alive else None, _cgroup(container_id, st["config"]),
+             our_child=False)
+    hooks.run(st["config"], "poststop", state.public(st))
+
+
+def container_state(container_id: str, root: str = DEFAULT_ROOT) -> dict:
+    """runc's `state` document: ociVersion, id, pid, status, bundle, rootfs, created, owner, annotations."""
+    st = state.load(root, container_id)
+    if st["status"] == "stopped":
+        st["pid"] = 0
+    return state.public(st)
+
+
+def load_config(container_id: str, root: str = DEFAULT_ROOT) -> dict:
+    """The configuration the container was created with."""
+    return state.load(root, container_id)["config"]
+
+
+def list_containers(root: str = DEFAULT_ROOT) -> list[dict]:
+    found = []
+    for container_id in state.list_ids(root):
+        try:
+            found.append(container_state(container_id, root))
+        except StateError:  # deleted while we listed
+            continue
+    return found
+
+
+def pids(container_id: str, root: str = DEFAULT_ROOT) -> list[int]:
+    """Host pids of every process in the container's cgroup."""
+    st = state.load(root, container_id)
+    return _cgroup(container_id, st["config"]).pids()
+
+
+def wait_exit_code(pid: int) -> int:
+    """waitpid for our child, as a shell reports it: the code, or 128+signal."""
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+# -- internals --------------------------------------------------------------
+
+def _cgroup(container_id: str, config: dict):
+    from runtime.cgroups import cgroups_path, open_manager
+
+    return open_manager(cgroups_path(container_id, config.get("linux", {}).get("cgroupsPath")))
+
+
+def _drive_init(chan: Channel, config: dict, st: dict) -> None:
+    """Answer the init until it is ready: "go", hooks on request, errors raised."""
+    chan.send("go")
+    while True:
+        kind, text = chan.recv()
+        if kind == "ready":
+            return
+        if kind == "hooks":
+            public = dict(state.public(st), status="creating")
+            hooks.run(config, "prestart", public)
+            hooks.run(config, "createRuntime", public)
+            chan.send("go")
+        elif kind == "error":
+            raise RuntimeFailure(text)
+        else:
+            raise RuntimeFailure("container init exited during set-up")
+
+
+def _release(root: str, st: dict) -> None:
+    """Open exec.fifo for reading: the init's blocked open for writing returns,
+    it writes one byte and execs.  The fifo is then removed (status: running)."""
+    import select
+
+    fifo = os.path.join(state.container_dir(root, st["id"]), state.FIFO)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll(100):
+            if state.process_start_time(st["pid"]) != st["pidStartTime"]:
+                raise RuntimeFailure("container init exited before start")
+        if os.read(fd, 1) != b"0":
+            raise RuntimeFailure("container init exited before start")
+    finally:
+        os.close(fd)
+        os.unlink(fifo)
+    hooks.run(st["config"], "poststart", dict(state.public(st), status="running"))
+
+
+def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
+    """Kill the init and everything in the cgroup, remove the cgroup, then the directory."""
+    import shutil
+
+    if pid:
+        if our_child:
+            _kill_and_reap(pid)
+        else:
+            _kill_and_await(pid)
+    if cgroup is not None and cgroup.exists():
+        cgroup.kill_all(signal.SIGKILL)
+        cgroup.destroy()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_and_await(pid: int, timeout: float = 10.0) -> None:
+    """SIGKILL a process that may not be our child (its reaper is not us);
+    reap it if it is, otherwise wait until it is dead or a zombie."""
+    from runtime.cgroups.base import wait_until
+
+    started = state.process_start_time(pid)
+    if started is None:
+        return
+    os.kill(pid, signal.SIGKILL)
+
+    def gone() -> bool:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+        except ChildProcessError:
+            pass
+        return state.process_start_time(pid) != started
+
+    wait_until(gone, timeout, f"process {pid} to die after SIGKILL")
+
+
+def _forward_signals(pid: int):
+    """Pass FORWARDED_SIGNALS on to pid; returns the function that undoes it."""
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return restore
+
+
+def _connect_console(path: str | None) -> int:
+    """Connect to the --console-socket; the child sends the pty master over it."""
+    import socket
+
+    if not path:
+        raise RuntimeFailure("process.terminal needs --console-socket")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as e:
+        sock.close()
+        raise RuntimeFailure(f"cannot connect to console socket {path}: {e.strerror}") from None
+    return sock.detach()
+
+
+def _write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def _timestamp() -> str:
+    """RFC 3339 with nanoseconds, UTC, as runc writes `created`."""
+    now = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"

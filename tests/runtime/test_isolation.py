@@ -1,0 +1,85 @@
+"""What a process inside a dockyard-runtime container can see and do.
+
+Each test runs a real container (busybox rootfs, `runc spec`'s default
+configuration) through `dockyard-runtime run` and checks its output.
+"""
+
+from __future__ import annotations
+
+from runtime.capabilities import CAPABILITIES, DEFAULT_CAPABILITIES
+
+
+def _sh(runtime, script: str, edit=None) -> str:
+    result = runtime.run(["sh", "-c", script], edit)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_command_is_pid_1_and_host_processes_are_invisible(runtime) -> None:
+    out = _sh(runtime, "echo $$; ls -d /proc/[0-9]* | wc -l")
+    pid, count = out.split()
+    assert pid == "1"
+    assert int(count) <= 3  # sh, ls, wc: nothing of the host's
+
+
+def test_hostname_comes_from_the_config(runtime) -> None:
+    def edit(config):
+        config["hostname"] = "box-42"
+    assert _sh(runtime, "hostname; cat /proc/sys/kernel/hostname", edit).split() == ["box-42", "box-42"]
+
+
+def test_host_files_are_invisible_and_the_old_root_is_gone(runtime, tmp_path) -> None:
+    (tmp_path / "host-secret").write_text("x")
+    out = _sh(runtime, f"ls {tmp_path}/host-secret 2>&1; cut -d' ' -f5 /proc/self/mountinfo")
+    lines = out.splitlines()
+    assert "No such file" in lines[0]
+    mount_points = set(lines[1:])
+    expected = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/firmware"}
+    assert expected <= mount_points
+    strays = [m for m in mount_points
+              if m not in expected and not m.startswith(("/proc/", "/sys/fs/cgroup"))]
+    assert strays == []  # in particular no old root kept under some directory
+
+
+def test_privileged_operations_fail(runtime) -> None:
+    out = _sh(runtime, "mount -t tmpfs none /tmp 2>&1; hostname other 2>&1; hostname")
+    mount_error, hostname_error, hostname = out.splitlines()
+    assert "permission denied" in mount_error
+    assert "Operation not permitted" in hostname_error
+    assert hostname == "dockyard"
+
+
+def test_capabilities_are_the_default_set(runtime) -> None:
+    out = _sh(runtime, "grep -E '^Cap(Eff|Prm|Bnd|Inh|Amb)' /proc/self/status")
+    caps = {line.split(":")[0]: int(line.split()[1], 16) for line in out.splitlines()}
+    default = sum(1 << CAPABILITIES.index(name) for name in DEFAULT_CAPABILITIES)
+    assert caps == {"CapInh": 0, "CapPrm": default, "CapEff": default, "CapBnd": default, "CapAmb": 0}
+
+
+def test_proc_sys_is_read_only_and_masked_paths_are_masked(runtime) -> None:
+    out = _sh(runtime, "echo 1 > /proc/sys/kernel/domainname 2>/dev/null; echo write=$?; "
+                       "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; "
+                       "grep -c ' /proc/sys ro,' /proc/self/mountinfo")
+    assert out.split() == ["write=1", "0", "0", "1"]
+
+
+def test_root_is_read_only_and_config_mounts_apply(runtime, tmp_path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "from-host").write_text("hello\n")
+
+    def edit(config):
+        config["mounts"] += [
+            {"destination": "/data", "type": "bind", "source": str(shared), "options": ["rbind", "ro"]},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]},
+        ]
+    out = _sh(runtime, "touch /newfile 2>/dev/null; echo root=$?; cat /data/from-host; "
+                       "touch /data/x 2>/dev/null; echo data=$?; touch /scratch/x; echo scratch=$?", edit)
+    assert out.split() == ["root=1", "hello", "data=1", "scratch=0"]
+    assert sorted(p.name for p in shared.iterdir()) == ["from-host"]
+
+
+def test_default_devices_exist(runtime) -> None:
+    out = _sh(runtime, "for d in null zero full random urandom tty ptmx; do test -e /dev/$d && echo $d; done; "
+                       "echo x > /dev/null && head -c 4 /dev/zero | wc -c")
+    assert out.split() == ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "4"]
