@@ -44,6 +44,7 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
@@ -155,7 +156,9 @@ def _components(name: str) -> tuple[str, ...]:
 
 
 def _mtime_ns(member: tarfile.TarInfo) -> tuple[int, int]:
-    ns = round(member.mtime * 1_000_000_000)
+    """(atime, mtime) in ns; from the PAX text when there is one (a float loses the ns)."""
+    exact = member.pax_headers.get("mtime")
+    ns = int(Decimal(exact) * 1_000_000_000) if exact else round(member.mtime * 1_000_000_000)
     return ns, ns
 
 

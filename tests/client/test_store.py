@@ -106,6 +106,17 @@ async def test_tags_are_full_references_in_index_json(store):
         await store.resolve(Reference.parse("nginx"))
 
 
+async def test_untag_keeps_the_image_until_prune(store):
+    image = await asyncio.to_thread(put_image, store, [tar_bytes(entry("a"))])
+    await store.tag(BUSYBOX, image)
+    assert await store.untag(BUSYBOX) == image
+    with pytest.raises(ImageNotFound):
+        await store.resolve(BUSYBOX)
+    assert [(i.ref_name, i.digest) for i in await store.images()] == [(None, image.digest)]
+    await store.prune()
+    assert await store.images() == [] and stored_blobs(store) == set()
+
+
 async def test_moving_a_tag_leaves_the_old_image_dangling_until_prune(store):
     old = await asyncio.to_thread(put_image, store, [tar_bytes(entry("a", data=b"old"))])
     new = await asyncio.to_thread(put_image, store, [tar_bytes(entry("a", data=b"new"))])
@@ -210,14 +221,14 @@ async def test_prune_removes_abandoned_partial_downloads_only(store):
         async with store.ingest(Digest.of(b"abandoned"), 9) as writer:
             await writer.write(b"aban")
             raise ConnectionResetError
-    async with store.ingest(Digest.of(b"live"), 4) as live:
-        await live.write(b"li")
-        await live._flush()  # on disk, under its writer's lock
-        assert (await store.disk_usage()).partial_bytes == 6
+    data = os.urandom((1 << 20) + 1)  # past the writer's buffer: the first MiB is on disk
+    async with store.ingest(Digest.of(data), len(data)) as live:
+        await live.write(data[:-1])
+        assert (await store.disk_usage()).partial_bytes == 4 + (1 << 20)
         await store.prune()
-        assert leftovers(store) == [f"sha256-{Digest.of(b'live').hex}.partial"]
-        await live.write(b"ve")
-    assert await store.has_blob(Digest.of(b"live"))
+        assert leftovers(store) == [f"sha256-{Digest.of(data).hex}.partial"]
+        await live.write(data[-1:])
+    assert await store.has_blob(Digest.of(data)) and leftovers(store) == []
 
 
 def _tag_many(root: str, prefix: str, digest: str, size: int, count: int) -> None:

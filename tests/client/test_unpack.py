@@ -24,7 +24,10 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="ownership, devices an
 DIR, FILE, SYMLINK, HARDLINK = tarfile.DIRTYPE, tarfile.REGTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
 
 
-def unpack(tmp_path: Path, layer: bytes, privileged: bool = True) -> Path:
+def unpack(tmp_path: Path, layer: bytes, privileged: bool | None = None) -> Path:
+    """Unpack ``layer`` into a fresh directory; privileged by default when root."""
+    if privileged is None:
+        privileged = os.geteuid() == 0
     dest = tmp_path / "dest"
     dest.mkdir()
     fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
@@ -95,8 +98,10 @@ def test_unprivileged_unpack_uses_user_xattrs_and_skips_what_needs_root(tmp_path
                                                 "SCHILY.xattr.user.y": "2"}),
         entry("d/.wh..wh..opq"),
         entry("d/.wh.old"),
+        entry("precise", data=b"", pax_headers={"mtime": "1600000000.123456789"}),
     )
     dest = unpack(tmp_path, layer, privileged=False)
+    assert (dest / "precise").stat().st_mtime_ns == 1_600_000_000_123_456_789
     assert os.getxattr(dest / "d", "user.overlay.opaque") == b"y"
     assert os.listxattr(dest / "d/file") == ["user.y"]
     assert stat.S_ISCHR((dest / "d/old").lstat().st_mode)
