@@ -79,26 +79,30 @@ async def load(store: ImageStore, source: BinaryIO) -> list[Loaded]:
 
 def _save(store: ImageStore, images: Sequence[tuple[Reference | None, Descriptor]],
           out: BinaryIO, format: str) -> None:
-    roots = [descriptor for _, descriptor in images]
-    blobs = sorted(reachable(store.blobs, roots).blobs, key=str)
+    # Everything that can fail is checked before the first byte goes out.
+    metadata = {LAYOUT_FILE: LAYOUT_VERSION}
+    if format == OCI:
+        metadata["index.json"] = index_document(
+            [named(d, str(ref) if ref else None) for ref, d in images])
+    else:
+        manifest, repositories = _docker_manifest(store, images)
+        metadata["index.json"] = index_document([_docker_entry(r, d) for r, d in images])
+        metadata["manifest.json"] = json.dumps(manifest).encode()
+        metadata["repositories"] = json.dumps(repositories).encode()
+    blobs = sorted(reachable(store.blobs, [d for _, d in images]).blobs, key=str)
+    for digest in blobs:
+        store.blobs.size(digest)  # raises BlobNotFound for an image not wholly here
     with tarfile.open(fileobj=out, mode="w|", bufsize=_BUFFER, format=tarfile.PAX_FORMAT) as tar:
         tar.copybufsize = _BUFFER
-        for directory in ("blobs", "blobs/sha256"):
+        for directory in sorted({posixpath.dirname(_blob_path(d)) for d in blobs} | {"blobs"}):
             _add_entry(tar, directory, None)
         for digest in blobs:
             with store.blobs.open(digest) as blob:
-                info = _tar_info(f"blobs/{digest.algorithm}/{digest.hex}")
+                info = _tar_info(_blob_path(digest))
                 info.size = os.fstat(blob.fileno()).st_size
                 tar.addfile(info, blob)
-        _add_entry(tar, LAYOUT_FILE, LAYOUT_VERSION)
-        if format == OCI:
-            entries = [named(d, str(ref) if ref else None) for ref, d in images]
-            _add_entry(tar, "index.json", index_document(entries))
-            return
-        _add_entry(tar, "index.json", index_document([_docker_entry(r, d) for r, d in images]))
-        manifest, repositories = _docker_manifest(store, images)
-        _add_entry(tar, "manifest.json", json.dumps(manifest).encode())
-        _add_entry(tar, "repositories", json.dumps(repositories).encode())
+        for name, data in metadata.items():
+            _add_entry(tar, name, data)
 
 
 def _docker_entry(reference: Reference | None, descriptor: Descriptor) -> Descriptor:

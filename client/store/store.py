@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import Executor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,19 +205,25 @@ class ImageStore:
     def _config(self, descriptor: Descriptor) -> dict[str, Any]:
         return read_config(self.blobs, read_manifest(self.blobs, descriptor))
 
-    def _image_id(self, entry: Descriptor) -> Digest:
-        manifest = read_manifest(self.blobs, entry)
-        return manifest.config.digest if manifest.config else entry.digest
+    def _identify(self, entry: Descriptor) -> tuple[Manifest | None, Digest]:
+        """The entry's manifest (None if unreadable) and image ID.
+
+        A damaged entry still gets an ID (its own digest), so that it can be removed.
+        """
+        try:
+            manifest = read_manifest(self.blobs, entry)
+        except StoreError:
+            return None, entry.digest
+        return manifest, manifest.config.digest if manifest.config else entry.digest
 
     def _images(self) -> list[Image]:
         images = []
         for entry in self.index.read():
-            try:
-                manifest = read_manifest(self.blobs, entry)
-                created = read_config(self.blobs, manifest).get("created") if manifest.config else None
-                image_id = manifest.config.digest if manifest.config else entry.digest
-            except StoreError:  # a damaged entry is still listed, so that it can be removed
-                created, image_id = None, entry.digest
+            manifest, image_id = self._identify(entry)
+            created = None
+            if manifest is not None and manifest.config is not None:
+                with suppress(StoreError):
+                    created = read_config(self.blobs, manifest).get("created")
             size = self.blobs.total_size(reachable(self.blobs, [entry]).blobs)
             images.append(Image(ref_name(entry), entry, image_id, created, size))
         return images
@@ -252,11 +258,7 @@ class ImageStore:
             raise ImageNotFound(f"no such image: {text}")
         matches = set()
         for entry in entries:
-            try:
-                ids = {entry.digest, self._image_id(entry)}
-            except StoreError:
-                ids = {entry.digest}
-            if any(i.hex.startswith(prefix) for i in ids):
+            if any(i.hex.startswith(prefix) for i in (entry.digest, self._identify(entry)[1])):
                 matches.add(entry.digest)
         if not matches:
             raise ImageNotFound(f"no such image: {text}")

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from client.store import DigestMismatch, ImageStore, StoreError
+from client.store import BlobNotFound, DigestMismatch, ImageStore, StoreError
 from client.store.archive import DOCKER, OCI, load, save
 from ocispec import mediatypes as mt
 from ocispec.digest import Digest
@@ -143,6 +143,18 @@ async def test_an_index_cannot_be_saved_in_docker_format(source):
     index = json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX,
                         "manifests": [image.to_json()]}).encode()
     descriptor = Descriptor(mt.OCI_INDEX, await store.put_blob(index), len(index))
+    out = io.BytesIO()
     with pytest.raises(StoreError, match="multi-platform index"):
-        await save_bytes(store, [(BUSYBOX, descriptor)], DOCKER)
+        await save(store, [(BUSYBOX, descriptor)], out, DOCKER)
+    assert out.getvalue() == b""  # refused before writing
     assert (await save_bytes(store, [(BUSYBOX, descriptor)], OCI))
+
+
+async def test_an_image_missing_a_blob_is_refused_before_writing(source):
+    store, image = source
+    manifest = await store.manifest(image)
+    store.blobs.delete(manifest.layers[0].digest)
+    out = io.BytesIO()
+    with pytest.raises(BlobNotFound):
+        await save(store, [(BUSYBOX, image)], out, OCI)
+    assert out.getvalue() == b""
