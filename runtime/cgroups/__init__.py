@@ -53,4 +53,5 @@ def open_manager(path: str, layout: Layout | None = None) -> CgroupManager:
     from .v2 import V2Manager
 
     assert layout.v2 is not None
-    return HybridManager(v1, V2Manager(path, layout.v2, layout.v2.controllers - set(layout.v1)))
+    return HybridManager(v1, V2Manager(path, layout.v2, layout.v2.controllers - set(layout.v1),
+                                       devices="devices" not in layout.v1))

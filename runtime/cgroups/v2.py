@@ -5,12 +5,8 @@ controller in cgroup.subtree_control, so creating a cgroup means enabling
 what it needs on every ancestor from the top down.  Limits that OCI states
 in v1 terms are converted as runc converts them: cpu.shares to cpu.weight,
 memory+swap to swap alone.  OOM kills are counted in memory.events.
-
-Device rules: v2 has no devices controller; enforcing them needs an eBPF
-program attached to the cgroup, which this manager does not load.  On v2 the
-rules are therefore not enforced by the cgroup; the container still cannot
-open devices the runtime does not create in its /dev, and CAP_MKNOD-made
-nodes stay unreachable only where the filesystem is mounted nodev.
+Device rules, for which v2 has no controller, become an eBPF program
+attached to the cgroup (see .devices_bpf).
 """
 
 from __future__ import annotations
@@ -59,14 +55,16 @@ class V2Manager(CgroupManager):
 
     `controllers` is what this manager may enable and limit: on a pure v2 host
     everything the hierarchy offers, on a hybrid host only the controllers no
-    v1 hierarchy holds.
+    v1 hierarchy holds.  `devices` says whether device rules are enforced
+    here (not on hybrid hosts whose v1 devices controller does it).
     """
 
     supports_unified = True
 
     def __init__(self, path: str, mount: Mount, controllers: frozenset[str] | None = None,
-                 own: str | None = None) -> None:
+                 own: str | None = None, devices: bool = True) -> None:
         super().__init__(path)
+        self.devices = devices
         if own is None:
             own = "/" if path.startswith("/") else own_cgroups().get("", "/")
         self._mount = mount
@@ -135,6 +133,10 @@ class V2Manager(CgroupManager):
                     write_file(self.file(f"cpuset.{key}"), value)
         if res.pids_limit is not None and "pids" in self.controllers:
             write_file(self.file("pids.max"), "max" if res.pids_limit < 0 else res.pids_limit)
+        if res.devices and self.devices:
+            from .devices_bpf import attach
+
+            attach(self._dir, res.devices)
         for key, value in res.unified.items():
             if not os.path.exists(self.file(key)):
                 raise CgroupError(f"linux.resources.unified: {key} does not exist in {self._dir} "
