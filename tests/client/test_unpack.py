@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import os
+import shutil
 import stat
 import struct
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -273,3 +276,37 @@ async def test_layers_unpack_in_worker_processes(tmp_path):
             await layers.unpack(blob, Digest.of(b"other"), None)
     finally:
         pool.shutdown()
+
+
+def _unpack_and_remove_as_nobody(root: str, blob: str, diff_id: str) -> None:
+    os.setgid(65534)
+    os.setuid(65534)
+    layers = LayerStore(Path(root))
+    info = unpack_layer(layers.root, Path(blob), Digest.parse(diff_id), None)
+    assert info.overlay_xattrs == "user"
+    assert os.getxattr(info.path / "ro", "user.overlay.opaque") == b"y"
+    assert stat.S_ISCHR((info.path / "ro/gone").lstat().st_mode)  # unprivileged whiteout
+    assert stat.S_IMODE((info.path / "ro").stat().st_mode) == 0o555
+    layers.remove(info.chain_id)
+    assert os.listdir(root) == []
+    os._exit(0)
+
+
+@needs_root  # to become another user
+def test_an_unprivileged_user_unpacks_and_removes_layers(tmp_path):
+    layer = tar_bytes(entry("ro", DIR, mode=0o555), entry("ro/file", data=b"x"),
+                      entry("ro/.wh..wh..opq"), entry("ro/.wh.gone"))
+    shared = Path(tempfile.mkdtemp(prefix="dockyard-test-"))  # tmp_path is closed to others
+    try:
+        os.chmod(shared, 0o755)
+        (shared / "blob").write_bytes(compress(layer, "gzip"))
+        os.mkdir(shared / "layers")
+        os.chown(shared / "layers", 65534, 65534)
+        child = multiprocessing.get_context("fork").Process(
+            target=_unpack_and_remove_as_nobody,
+            args=(str(shared / "layers"), str(shared / "blob"), str(Digest.of(layer))))
+        child.start()
+        child.join()
+        assert child.exitcode == 0
+    finally:
+        shutil.rmtree(shared)
