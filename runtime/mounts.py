@@ -207,6 +207,8 @@ def populate_dev(rootfs: str, devices: list[dict]) -> None:
     finally:
         os.umask(old_umask)
     for target, name in _DEV_LINKS:
+        if name == "core" and not os.path.exists(target):  # kernels without CONFIG_PROC_KCORE
+            continue
         try:
             os.symlink(target, os.path.join(dev, name))
         except FileExistsError:

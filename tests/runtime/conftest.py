@@ -58,6 +58,18 @@ class RuntimeHelper:
         kwargs.setdefault("capture_output", True)
         return subprocess.run(self.command(*args), text=True, timeout=timeout, cwd=REPO, **kwargs)
 
+    def cli_leaving_container(self, *args: str) -> subprocess.CompletedProcess:
+        """For create and run -d: the container inherits stdout/stderr and keeps
+        them open, so they go to files (captured pipes would never see EOF)."""
+        out, err = self.tmp / f"out-{uuid.uuid4().hex[:8]}", self.tmp / f"err-{uuid.uuid4().hex[:8]}"
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            result = self.cli(*args, capture_output=False, stdout=stdout, stderr=stderr)
+        result.stdout, result.stderr = out.read_text(), err.read_text()
+        return result
+
+    def popen(self, *args: str, **kwargs) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), text=True, cwd=REPO, **kwargs)
+
     def run(self, args: list[str], edit=None) -> subprocess.CompletedProcess:
         """`dockyard-runtime run` of a fresh bundle; output captured."""
         return self.cli("run", "-b", str(self.bundle(args, edit)), self.new_id())
