@@ -9,12 +9,14 @@ the kernel only allows ambient bits that are already permitted and
 inheritable.  Without the bounding cut a root process would regain every
 capability at exec, whatever capset said.
 
-ctypes is loaded only when capabilities are applied, so importing this module
-for its names and defaults stays cheap.
+ctypes is imported with the module, not on first use: the calls run in the
+container's child after pivot_root, where the host's Python library is out
+of reach.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
@@ -146,18 +148,13 @@ def status(pid: int | str = "self") -> dict[str, list[str]]:
     return result
 
 
-# -- applying them: ctypes, loaded on first use -----------------------------------
+# -- applying them -------------------------------------------------------------
 
-_libc: Any = None
+_libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc: no file is opened
 
 
 def _call(what: str, function: str, *args: Any) -> int:
     """A libc call whose failure raises CapabilityError saying `what` failed and why."""
-    global _libc
-    import ctypes
-
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
     ret = getattr(_libc, function)(*args)
     if ret < 0:
         raise CapabilityError(f"{what}: {os.strerror(ctypes.get_errno())}")
@@ -165,8 +162,6 @@ def _call(what: str, function: str, *args: Any) -> int:
 
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
-    import ctypes
-
     ulong = ctypes.c_ulong
     return _call(f"prctl({option}, {arg2})", "prctl", option, ulong(arg2), ulong(arg3), ulong(0),
                  ulong(0))
@@ -190,20 +185,21 @@ def drop_bounding(keep: Iterable[str]) -> None:
             _prctl(PR_CAPBSET_DROP, number)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
 def capset(effective: Iterable[str], permitted: Iterable[str], inheritable: Iterable[str]) -> None:
     """capset(2) on this process with the 64-bit (_LINUX_CAPABILITY_VERSION_3) structures."""
-    import ctypes
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                    ("inheritable", ctypes.c_uint32)]
-
     masks = [_mask(effective), _mask(permitted), _mask(inheritable)]
-    data = (Data * 2)(Data(*(m & 0xFFFFFFFF for m in masks)), Data(*(m >> 32 for m in masks)))
-    _call("capset", "capset", ctypes.byref(Header(_LINUX_CAPABILITY_VERSION_3, 0)), data)
+    data = (_CapData * 2)(_CapData(*(m & 0xFFFFFFFF for m in masks)),
+                          _CapData(*(m >> 32 for m in masks)))
+    _call("capset", "capset", ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data)
 
 
 def set_ambient(names: Iterable[str]) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import resource
 
+from .capabilities import status
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -44,8 +46,6 @@ def _above(value: int, ceiling: int) -> bool:
 
 def can_raise_hard_limits() -> bool:
     """Whether this process holds CAP_SYS_RESOURCE in its effective set."""
-    from .capabilities import status
-
     return "CAP_SYS_RESOURCE" in status()["effective"]
 
 

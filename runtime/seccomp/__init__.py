@@ -1,10 +1,12 @@
 """seccomp for containers: Docker's default profile, profile conversion, and loading.
 
     spec["linux"]["seccomp"] = default_oci(capabilities)   # writing the bundle
-    load(spec["linux"].get("seccomp"))                     # in the child, last before exec
+    compiled = prepare(spec["linux"].get("seccomp"))       # in the runtime, before fork
+    compiled.load()                                        # in the child, last before exec
+    compiled.release()                                     # in the runtime, after fork
 
-Loading goes through libseccomp (ctypes, see .libseccomp), imported only
-when a filter is loaded.
+Compiling goes through libseccomp (ctypes, see .libseccomp), imported only
+when a filter is prepared.
 """
 
 from __future__ import annotations
@@ -16,11 +18,24 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["SeccompError", "default_oci", "default_profile", "load", "native_arch", "to_oci"]
+    from .libseccomp import Filter
+
+__all__ = ["SeccompError", "default_oci", "default_profile", "load", "native_arch", "prepare",
+           "to_oci"]
+
+
+def prepare(spec: Mapping[str, Any] | None) -> Filter | None:
+    """Compile an OCI linux.seccomp section (None: no filter) for a child to load later."""
+    from .libseccomp import prepare as compile_filter
+
+    return compile_filter(spec)
 
 
 def load(spec: Mapping[str, Any] | None) -> None:
-    """Compile and load an OCI linux.seccomp section into this process (see .libseccomp.load)."""
-    from .libseccomp import load as load_filter
-
-    load_filter(spec)
+    """Compile and load a filter in one go, where libseccomp is still reachable (no pivot_root)."""
+    compiled = prepare(spec)
+    if compiled is not None:
+        try:
+            compiled.load()
+        finally:
+            compiled.release()

@@ -134,26 +134,48 @@ def _build(lib: Any, ctx: int, spec: Mapping[str, Any]) -> None:
                        f"seccomp rule for {name}")
 
 
-def load(spec: Mapping[str, Any] | None) -> None:
-    """Compile and install the OCI linux.seccomp `spec` on the calling process (None: nothing).
+class Filter:
+    """A filter compiled by libseccomp, not yet loaded.
 
-    Call it last before exec, after capabilities are set: every syscall the
-    runtime makes afterwards is filtered too.  Loading needs
-    no_new_privileges or CAP_SYS_ADMIN; without either the error says so.
+    Built in the runtime before fork: the child, after pivot_root, can no
+    longer open libseccomp.so or import Python modules from the host, but it
+    inherits this compiled context and only has to load it.
     """
+
+    def __init__(self, ctx: int) -> None:
+        self._ctx = ctx
+
+    def load(self) -> None:
+        """Install the filter on the calling process; the last step before exec.
+
+        Needs no_new_privileges or CAP_SYS_ADMIN; without either the error says so.
+        """
+        ret = _library().seccomp_load(self._ctx)
+        if ret in (-errno.EACCES, -errno.EPERM):
+            raise SeccompError("loading the seccomp filter needs no_new_privileges or CAP_SYS_ADMIN")
+        _check(ret, "seccomp_load")
+
+    def release(self) -> None:
+        """Free the compiled context (in the runtime, once the child has its copy)."""
+        if self._ctx:
+            _library().seccomp_release(self._ctx)
+            self._ctx = 0
+
+
+def prepare(spec: Mapping[str, Any] | None) -> Filter | None:
+    """Compile the OCI linux.seccomp `spec` (None: no filter), checking it fully."""
     if not spec:
-        return
+        return None
     if spec.get("listenerPath") or "SCMP_ACT_NOTIFY" in {r.get("action") for r in spec.get("syscalls") or []}:
         raise SeccompError("seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) is not supported")
     lib = _library()
     ctx = lib.seccomp_init(action(spec.get("defaultAction") or "", spec.get("defaultErrnoRet")))
     if not ctx:
         raise SeccompError("seccomp_init failed: invalid default action")
+    compiled = Filter(ctx)
     try:
         _build(lib, ctx, spec)
-        ret = lib.seccomp_load(ctx)
-        if ret in (-errno.EACCES, -errno.EPERM):
-            raise SeccompError("loading the seccomp filter needs no_new_privileges or CAP_SYS_ADMIN")
-        _check(ret, "seccomp_load")
-    finally:
-        lib.seccomp_release(ctx)
+    except BaseException:
+        compiled.release()
+        raise
+    return compiled

@@ -100,6 +100,26 @@ def test_default_profile_blocks_namespaces_and_keyrings() -> None:
 
 
 @needs_libseccomp
+@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+def test_filter_prepared_before_fork_loads_where_libseccomp_is_unreachable(tmp_path) -> None:
+    """The runtime compiles before fork; its child loads after pivot_root, without the host's /lib."""
+    compiled = seccomp.prepare(seccomp.default_oci(DEFAULT_CAPABILITIES))
+    probe = {"unshare": lambda: _syscall("unshare", 0x04000000), "getppid": lambda: _syscall("getppid")}
+
+    def in_empty_root() -> dict:
+        os.chroot(str(tmp_path))
+        os.chdir("/")
+        capabilities.set_no_new_privileges()
+        compiled.load()
+        return {name: call() for name, call in probe.items()}
+
+    try:
+        assert run_in_child(in_empty_root).unwrap() == {"unshare": "EPERM", "getppid": "ok"}
+    finally:
+        compiled.release()
+
+
+@needs_libseccomp
 @pytest.mark.skipif(os.geteuid() != 0, reason="unshare(CLONE_NEWUTS) needs root")
 def test_cap_sys_admin_opens_the_gated_syscalls() -> None:
     spec = seccomp.default_oci([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"])
