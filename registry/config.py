@@ -366,15 +366,13 @@ def _parse_log(log: _Reader, legacy_level: str) -> LogConfig:
 
 
 def _parse_http(http: _Reader) -> HTTPConfig:
+    http.choice("net", "tcp", ("tcp",))  # distribution's unix sockets are not supported
     addr = http.string("addr", DEFAULT_ADDR)
     try:
         host, port = parse_addr(addr)
     except ValueError:
         raise ConfigError(f"{http.name('addr')}: expected HOST:PORT such as 127.0.0.1:5000 "
                           f"or :5000, got {addr!r}") from None
-    net = http.choice("net", "tcp", ("tcp", "tcp4", "tcp6"))
-    if net != "tcp" and host is None:
-        host = "0.0.0.0" if net == "tcp4" else "::"
     headers_section = http.section("headers")
     headers = {key: headers_section.strings(key) for key in list(headers_section.data)}
     config = HTTPConfig(host, port, _parse_tls(http.section("tls")), headers,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,13 @@ def test_distributions_development_example_loads(tmp_path):
     config = load(write(tmp_path, DISTRIBUTION_DEVELOPMENT_CONFIG), {})
     assert (config.log.level, config.http.host, config.http.port) == ("DEBUG", "localhost", 5000)
     assert [w.split(":")[1].strip() for w in config.warnings] == ["http.secret", "http.debug"]
+
+
+def test_the_example_config_in_deploy_loads_without_warnings():
+    example = Path(__file__).resolve().parents[2] / "deploy" / "config.yml"
+    config = load(str(example), {})
+    assert config.warnings == ()
+    assert config.storage.filesystem.root_directory == "/var/lib/dockyard-registry"
 
 
 def test_no_config_means_loopback_filesystem_defaults():
@@ -161,6 +169,7 @@ def test_unknown_keys_are_named_in_warnings(tmp_path):
      "storage.maintenance.uploadpurging.age: expected a duration"),
     ("log: {level: loud}", {}, "log.level: expected one of"),
     ("log: {formatter: xml}", {}, "log.formatter: expected one of"),
+    ("http: {net: unix, addr: /run/registry.sock}", {}, "http.net: expected one of tcp"),
     ("http: {tls: {certificate: /c.pem}}", {}, "http.tls.key: required"),
     ("http: {tls: {letsencrypt: {email: a@b}}}", {}, "http.tls.letsencrypt: not supported"),
     ("dockyard: {workers: 0}", {}, "dockyard.workers: must be at least 1"),
