@@ -64,9 +64,11 @@ def apply(rlimits: Iterable[Mapping[str, Any]] | None, pid: int = 0) -> None:
         try:
             soft, hard = _to_kernel(int(entry["soft"])), _to_kernel(int(entry["hard"]))
         except (KeyError, TypeError, ValueError):
-            raise RlimitError(f"{name} needs integer soft and hard values, not {dict(entry)!r}") from None
+            raise RlimitError(f"{name} needs integer soft and hard values, "
+                              f"not {dict(entry)!r}") from None
         if _above(soft, hard):
-            raise RlimitError(f"{name}: soft limit {_show(soft)} is above the hard limit {_show(hard)}")
+            raise RlimitError(f"{name}: soft limit {_show(soft)} is above the hard limit "
+                              f"{_show(hard)}")
         current_hard = resource.prlimit(pid, LIMITS[name])[1]
         if _above(hard, current_hard):
             if privileged is None:

@@ -117,9 +117,11 @@ def attach(cgroup_dir: str, rules: list[DeviceRule]) -> None:
     try:
         cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            _bpf(_BPF_PROG_ATTACH, struct.pack("<IIIII", cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0, 0))
+            attr = struct.pack("<IIIII", cgroup_fd, prog_fd, _BPF_CGROUP_DEVICE, 0, 0)
+            _bpf(_BPF_PROG_ATTACH, attr)
         except OSError as e:
-            raise CgroupError(f"cannot attach the device filter to {cgroup_dir}: {e.strerror}") from None
+            raise CgroupError(f"cannot attach the device filter to {cgroup_dir}: "
+                              f"{e.strerror}") from None
         finally:
             os.close(cgroup_fd)
     finally:

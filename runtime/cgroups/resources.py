@@ -86,7 +86,10 @@ def _int(section: Mapping[str, Any], key: str, where: str) -> int | None:
 
 
 class Resources:
-    """The limits Dockyard enforces, validated; None means "not asked for"."""
+    """The limits Dockyard enforces, validated; None means "not asked for".
+
+    Not enforced, and ignored: blockIO, hugepageLimits, network and rdma.
+    """
 
     __slots__ = ("memory", "memory_swap", "memory_reservation", "memory_swappiness",
                  "cpu_shares", "cpu_quota", "cpu_period", "cpus", "mems", "pids_limit",

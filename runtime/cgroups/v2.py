@@ -15,7 +15,8 @@ import math
 import os
 import signal
 
-from .base import CgroupError, CgroupManager, CgroupStats, read_file, read_int, read_keyed, wait_until, write_file
+from .base import (CgroupError, CgroupManager, CgroupStats, read_file, read_int, read_keyed,
+                   wait_until, write_file)
 from .layout import cgroup_dir, own_cgroups
 from .resources import MAX_CPU_SHARES, check_within, mib
 

@@ -166,8 +166,10 @@ def prepare(spec: Mapping[str, Any] | None) -> Filter | None:
     """Compile the OCI linux.seccomp `spec` (None: no filter), checking it fully."""
     if not spec:
         return None
-    if spec.get("listenerPath") or "SCMP_ACT_NOTIFY" in {r.get("action") for r in spec.get("syscalls") or []}:
-        raise SeccompError("seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) is not supported")
+    actions = {rule.get("action") for rule in spec.get("syscalls") or []}
+    if spec.get("listenerPath") or "SCMP_ACT_NOTIFY" in actions:
+        raise SeccompError("seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) "
+                           "is not supported")
     lib = _library()
     ctx = lib.seccomp_init(action(spec.get("defaultAction") or "", spec.get("defaultErrnoRet")))
     if not ctx:

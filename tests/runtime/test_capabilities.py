@@ -54,7 +54,8 @@ def test_default_set_applied_in_a_child() -> None:
 
     sets = run_in_child(apply_and_report).unwrap()
     default = sorted(caps.DEFAULT_CAPABILITIES)
-    assert sorted(sets["bounding"]) == sorted(sets["effective"]) == sorted(sets["permitted"]) == default
+    for name in ("bounding", "effective", "permitted"):
+        assert sorted(sets[name]) == default, name
     assert sets["inheritable"] == sets["ambient"] == []
 
 

@@ -104,7 +104,8 @@ def test_default_profile_blocks_namespaces_and_keyrings() -> None:
 def test_filter_prepared_before_fork_loads_where_libseccomp_is_unreachable(tmp_path) -> None:
     """The runtime compiles before fork; its child loads after pivot_root, without the host's /lib."""
     compiled = seccomp.prepare(seccomp.default_oci(DEFAULT_CAPABILITIES))
-    probe = {"unshare": lambda: _syscall("unshare", 0x04000000), "getppid": lambda: _syscall("getppid")}
+    probe = {"unshare": lambda: _syscall("unshare", 0x04000000),
+             "getppid": lambda: _syscall("getppid")}
 
     def in_empty_root() -> dict:
         os.chroot(str(tmp_path))
