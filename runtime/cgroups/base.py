@@ -171,8 +171,8 @@ class CgroupManager:
         never leaves an empty cgroup behind.
         """
         res = self._resources(resources)
-        self._create(res)
         try:
+            self._create(res)
             self._apply(res)
         except BaseException:
             try:

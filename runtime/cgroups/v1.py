@@ -44,7 +44,10 @@ class V1Manager(CgroupManager):
 
     def _create(self, res: Resources) -> None:
         for directory in self.dirs():
-            os.makedirs(directory, exist_ok=True)
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:
+                raise CgroupError(f"cannot create cgroup {directory}: {e.strerror}") from None
         if "cpuset" in self._dir:
             self._inherit_cpuset()
 
