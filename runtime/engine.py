@@ -28,7 +28,7 @@ import signal
 import time
 
 from runtime import hooks, namespaces, spec, state
-from runtime.process import Channel, child_main, exec_main, init_main, preload
+from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
 
 # Signals `run` and `exec` pass on to the container instead of dying of them.
@@ -62,14 +62,16 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         cgroup = _cgroup(container_id, config)
         cgroup.create(spec.cgroup_resources(config))
         console = _connect_console(console_socket) if config["process"].get("terminal") else None
-        preload(config["process"], config.get("linux", {}))
+        seccomp_filter = prepare(config["process"], config.get("linux", {}))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ours, theirs = Channel.pair()
         pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
         if pid == 0:
             ours.close()
-            child_main(init_main, theirs, config, fifo_fd, console)
+            child_main(init_main, theirs, config, fifo_fd, console, seccomp_filter)
         theirs.close()
+        if seccomp_filter is not None:
+            seccomp_filter.release()
         os.close(fifo_fd)
         if console is not None:
             os.close(console)
@@ -135,7 +137,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
     init = st["pid"]
     config = st["config"]
     console = _connect_console(console_socket) if process.get("terminal") else None
-    preload(process, config.get("linux", {}))
+    seccomp_filter = prepare(process, config.get("linux", {}))
     ns_fds = namespaces.open_process_namespaces(init)
     ours, theirs = Channel.pair()
     pid = -1
@@ -143,8 +145,10 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         pid = namespaces.fork_into_pid_namespace(f"/proc/{init}/ns/pid", False)
         if pid == 0:
             ours.close()
-            child_main(exec_main, theirs, process, config.get("linux", {}), ns_fds, console)
+            child_main(exec_main, theirs, process, ns_fds, console, seccomp_filter)
         theirs.close()
+        if seccomp_filter is not None:
+            seccomp_filter.release()
         _cgroup(container_id, config).add(pid)
         ours.send("go")
         kind, text = ours.recv()
@@ -288,8 +292,6 @@ def _release(root: str, st: dict) -> None:
 
 def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
     """Kill the init and everything in the cgroup, remove the cgroup, then the directory."""
-    import shutil
-
     if pid:
         if our_child:
             _kill_and_reap(pid)
@@ -298,7 +300,7 @@ def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
     if cgroup is not None and cgroup.exists():
         cgroup.kill_all(signal.SIGKILL)
         cgroup.destroy()
-    shutil.rmtree(directory, ignore_errors=True)
+    state.remove_dir(directory)
 
 
 def _kill_and_reap(pid: int) -> None:

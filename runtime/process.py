@@ -27,19 +27,19 @@ from runtime import syscalls as sc
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def preload(process: dict, linux: dict) -> None:
-    """Import, before fork, every module the child will need: after
-    pivot_root the host's Python library is out of its reach, so a lazy
-    import there fails."""
+def prepare(process: dict, linux: dict):
+    """Ready in the runtime, before fork, what the child cannot get itself
+    after pivot_root (the host's Python library and libseccomp are out of its
+    reach there): imports, and the compiled seccomp filter, returned (or
+    None) for the child to load and the parent to release."""
     if process.get("terminal"):
         import fcntl, socket, struct, termios  # noqa: E401,F401 - for setup_console
-    try:  # TEMPORARY until runtime.rlimits and runtime.seccomp land
-        if process.get("rlimits"):
-            from runtime import rlimits  # noqa: F401
-        if linux.get("seccomp"):
-            from runtime import seccomp  # noqa: F401
-    except ImportError:
-        pass
+    if process.get("rlimits"):
+        from runtime import rlimits  # noqa: F401
+    if not linux.get("seccomp"):
+        return None
+    from runtime import seccomp
+    return seccomp.prepare(linux["seccomp"])
 
 
 class Channel:
@@ -88,7 +88,7 @@ def child_main(body, chan: Channel, *args) -> None:
     os._exit(0)
 
 
-def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None) -> None:
+def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter) -> None:
     """The container's init: PID 1 of its namespace, waits for `start`, then execs."""
     parent = os.getppid()
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed mid-create takes us along
@@ -109,7 +109,7 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None)
             f.write(value)
     mounts.finalize_rootfs(config)
     process = config["process"]
-    argv0 = prepare_process(process, config.get("linux", {}), console_fd, new_session=True)
+    argv0 = prepare_process(process, console_fd, seccomp_filter)
     # From here on the runtime may exit (create) without killing us.
     sc.prctl(sc.PR_SET_PDEATHSIG, 0)
     if os.getppid() != parent:
@@ -119,22 +119,21 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None)
     os.write(fifo, b"0")
     os.close(fifo)
     os.close(fifo_fd)
-    execute(argv0, process, config.get("linux", {}))
+    execute(argv0, process, seccomp_filter)
 
 
-def exec_main(chan: Channel, process: dict, linux: dict, ns_fds: list[tuple[int, int]],
-              console_fd: int | None) -> None:
+def exec_main(chan: Channel, process: dict, ns_fds: list[tuple[int, int]],
+              console_fd: int | None, seccomp_filter) -> None:
     """A process joining a running container (`exec`), with the container's restrictions."""
     _expect(chan, "go")
     namespaces.join(ns_fds)
-    argv0 = prepare_process(process, linux, console_fd, new_session=True)
-    execute(argv0, process, linux)
+    argv0 = prepare_process(process, console_fd, seccomp_filter)
+    execute(argv0, process, seccomp_filter)
 
 
-def prepare_process(process: dict, linux: dict, console_fd: int | None, new_session: bool) -> str:
-    """Console, limits, identity and privileges; returns the resolved executable."""
-    if new_session:
-        os.setsid()
+def prepare_process(process: dict, console_fd: int | None, seccomp_filter) -> str:
+    """Session, console, limits, identity and privileges; returns the resolved executable."""
+    os.setsid()
     if process.get("terminal"):
         if console_fd is None:
             raise RuntimeError("process.terminal is set but no console socket was given")
@@ -143,9 +142,10 @@ def prepare_process(process: dict, linux: dict, console_fd: int | None, new_sess
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(process["oomScoreAdj"]))
     if process.get("rlimits"):
-        _apply_rlimits(process["rlimits"])
-    if linux.get("seccomp") and not process.get("noNewPrivileges"):
-        _load_seccomp(linux["seccomp"])
+        from runtime import rlimits
+        rlimits.apply(process["rlimits"])
+    if seccomp_filter is not None and not process.get("noNewPrivileges"):
+        seccomp_filter.load()
     _set_identity(process)
     if process.get("noNewPrivileges"):
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
@@ -157,10 +157,10 @@ def prepare_process(process: dict, linux: dict, console_fd: int | None, new_sess
     return find_executable(process["args"][0], env.get("PATH", DEFAULT_PATH))
 
 
-def execute(argv0: str, process: dict, linux: dict) -> None:
-    """The last steps: the late seccomp filter, then execve."""
-    if linux.get("seccomp") and process.get("noNewPrivileges"):
-        _load_seccomp(linux["seccomp"])
+def execute(argv0: str, process: dict, seccomp_filter) -> None:
+    """The last steps: the late seccomp filter (with no_new_privs), then execve."""
+    if seccomp_filter is not None and process.get("noNewPrivileges"):
+        seccomp_filter.load()
     os.execve(argv0, process["args"], _environment(process))
 
 
@@ -177,22 +177,6 @@ def _set_identity(process: dict) -> None:
         os.setresuid(uid, uid, uid)
 
     capabilities.apply(process.get("capabilities"), switch_user=switch_user)
-
-
-def _apply_rlimits(limits: list[dict]) -> None:
-    try:  # TEMPORARY until runtime.rlimits lands
-        from runtime import rlimits
-    except ImportError:
-        return
-    rlimits.apply(limits)
-
-
-def _load_seccomp(profile: dict) -> None:
-    try:  # TEMPORARY until runtime.seccomp lands
-        from runtime.seccomp import load
-    except ImportError:
-        return
-    load(profile)
 
 
 def _environment(process: dict) -> dict[str, str]:

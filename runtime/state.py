@@ -48,6 +48,18 @@ def create_dir(root: str, container_id: str) -> str:
     return path
 
 
+def remove_dir(directory: str) -> None:
+    """Remove a container's directory (flat: state.json, exec.fifo, temp files);
+    not shutil.rmtree, whose import alone costs more than this."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return
+    for name in names:
+        os.unlink(os.path.join(directory, name))
+    os.rmdir(directory)
+
+
 def save(root: str, state: dict) -> None:
     """Write state.json atomically (temp file, fsync, rename)."""
     directory = container_dir(root, state["id"])

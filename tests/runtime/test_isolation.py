@@ -83,3 +83,16 @@ def test_default_devices_exist(runtime) -> None:
     out = _sh(runtime, "for d in null zero full random urandom tty ptmx; do test -e /dev/$d && echo $d; done; "
                        "echo x > /dev/null && head -c 4 /dev/zero | wc -c")
     assert out.split() == ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "4"]
+
+
+def test_seccomp_filter_blocks_syscalls_and_rlimits_apply(runtime) -> None:
+    from runtime.seccomp import default_oci
+
+    def edit(config):
+        config["linux"]["seccomp"] = default_oci(config["process"]["capabilities"]["bounding"])
+        config["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 512, "hard": 1024}]
+    out = _sh(runtime, "grep Seccomp: /proc/self/status; ulimit -n; ulimit -Hn; "
+                       "unshare -U true 2>/dev/null; echo unshare=$?", edit)
+    assert out.split() == ["Seccomp:", "2", "512", "1024", "unshare=1"]
+    # without the filter the same unprivileged unshare works: the filter made the difference
+    assert _sh(runtime, "unshare -U true; echo unshare=$?").split() == ["unshare=0"]
