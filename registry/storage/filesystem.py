@@ -135,11 +135,16 @@ class _FileSystemWriter(FileWriter):
         upload, target = self._driver._upload(self._path), self._driver._local(self._path)
 
         def commit() -> None:
-            _flush_and_close(self._handle)
+            # Renamed while still open: the lock held until close keeps a
+            # waiting writer from appending to what is now committed content.
             try:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
                 _replace(upload, target)
             except FileNotFoundError:
                 raise PathNotFound(self._path) from None
+            finally:
+                self._handle.close()
             _prune(os.path.dirname(upload), self._driver.root)
 
         await self._driver._run(commit)
