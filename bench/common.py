@@ -19,13 +19,14 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
+T = TypeVar("T")
 
 
 def log(message: str) -> None:
@@ -47,6 +48,36 @@ def missing_tools(*names: str) -> list[str]:
 
 def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by ``pid`` and its live descendants (Linux /proc).
+
+    Servers share the cores with the load generator and with whatever else runs,
+    so requests per second swing from run to run; the server's CPU per request
+    hardly does, which makes it the steadier figure for comparing two servers.
+    """
+    total, pending = 0.0, [pid]
+    while pending:
+        proc = Path("/proc", str(pending.pop()))
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+            for task in (proc / "task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it exited meanwhile
+    return total
+
+
+def with_cpu(pid: int, action: Callable[[], T]) -> tuple[T, float]:
+    """``action()``'s result and the CPU seconds that process tree ``pid`` spent meanwhile."""
+    before = tree_cpu_seconds(pid)
+    result = action()
+    return result, tree_cpu_seconds(pid) - before
 
 
 def clean_env() -> dict[str, str]:

@@ -35,13 +35,13 @@ from ocispec import mediatypes
 
 from . import images
 from .common import (LOOPBACK, Server, expect, format_table, free_port, http_request, log,
-                     median, missing_tools, run, timed_run)
+                     median, missing_tools, run, timed_run, with_cpu)
 
 DISTRIBUTION_BINARY = "/usr/bin/docker-registry"
 BLOB_REPO, IMAGE_REPO, PUSH_REPO, TAG = "bench/blob", "bench/small", "bench/image", "latest"
 MANIFEST_ACCEPT = ", ".join([mediatypes.OCI_MANIFEST, mediatypes.DOCKER_MANIFEST,
                              mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST])
-MIB = 1 << 20
+MIB, GIB = 1 << 20, 1 << 30
 
 # Samples: metric key -> target name -> one value per run.
 Results = dict[str, dict[str, list[float]]]
@@ -70,10 +70,15 @@ class Metric:
         return f"{'>=' if self.higher_is_better else '<='} {self.target_ratio:.1f}x"
 
 
+# "... server CPU": what the server process tree spent per unit of work. Throughput swings
+# with whatever else runs on the machine; CPU per request is the steadier comparison.
 METRICS = [
     Metric("blob_download", "blob download", "MiB/s", True, 1.0),
+    Metric("blob_download_cpu", "  server CPU", "ms/GiB", False, None, decimals=0),
     Metric("manifest_by_tag", "manifest GET by tag", "req/s", True, 2.0, decimals=0),
+    Metric("manifest_by_tag_cpu", "  server CPU", "us/req", False, None),
     Metric("manifest_by_digest", "manifest GET by digest", "req/s", True, 2.0, decimals=0),
+    Metric("manifest_by_digest_cpu", "  server CPU", "us/req", False, None),
     Metric("skopeo_push", "skopeo push", "s", False, 1.0, decimals=2),
     Metric("skopeo_pull", "skopeo pull", "s", False, None, decimals=2),
 ]
@@ -162,28 +167,38 @@ def bench_blob(targets: Sequence[Target], servers: dict[str, Server], workdir: P
         images.push_blob(base, BLOB_REPO, blob)
         urls[target.name] = f"{base}/v2/{BLOB_REPO}/blobs/{blob.digest}"
         curl_download_mibps(urls[target.name], blob.size)  # warm-up, also checks the size
-    measure_rounds(targets, args.blob_repeats, results, lambda target: {
-        "blob_download": curl_download_mibps(urls[target.name], blob.size)})
+
+    def download(target: Target) -> dict[str, float]:
+        mibps, cpu = with_cpu(servers[target.name].pid,
+                              lambda: curl_download_mibps(urls[target.name], blob.size))
+        return {"blob_download": mibps, "blob_download_cpu": cpu * 1000 / (blob.size / GIB)}
+
+    measure_rounds(targets, args.blob_repeats, results, download)
     blob.path.unlink()
 
 
 # --- (b) manifest GETs ------------------------------------------------------------------
 
 
-def wrk_rps(url: str, seconds: float, args: argparse.Namespace) -> float:
-    """Requests per second from wrk; any non-2xx answer or socket error fails the run."""
-    out = run(["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{seconds}s",
+def wrk_rps(url: str, seconds: int, args: argparse.Namespace) -> tuple[float, int]:
+    """Requests per second and requests done, from wrk; a non-2xx answer or socket error fails.
+
+    wrk takes whole seconds only ("1.5s" is a usage error).
+    """
+    out = run(["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{int(seconds)}s",
                "-H", f"Accept: {MANIFEST_ACCEPT}", url])
-    rps = errors = None
+    rps = requests = errors = None
     for line in out.splitlines():
         line = line.strip()
         if line.startswith("Requests/sec:"):
             rps = float(line.split()[1])
+        elif " requests in " in line:
+            requests = int(line.split()[0])
         elif line.startswith(("Non-2xx", "Socket errors")):
             errors = line
-    if rps is None or errors is not None:
-        raise RuntimeError(f"wrk against {url}: {errors or 'no Requests/sec line'}\n{out}")
-    return rps
+    if rps is None or not requests or errors is not None:
+        raise RuntimeError(f"wrk against {url}: {errors or 'no result lines'}\n{out}")
+    return rps, requests
 
 
 def bench_manifests(targets: Sequence[Target], servers: dict[str, Server],
@@ -202,8 +217,15 @@ def bench_manifests(targets: Sequence[Target], servers: dict[str, Server],
                 raise RuntimeError(f"{url}: served bytes differ from the pushed manifest")
             if args.wrk_warmup > 0:
                 wrk_rps(url, args.wrk_warmup, args)
-    measure_rounds(targets, args.wrk_rounds, results, lambda target: {
-        key: wrk_rps(url, args.wrk_seconds, args) for key, url in urls[target.name].items()})
+    def get_manifests(target: Target) -> dict[str, float]:
+        values = {}
+        for key, url in urls[target.name].items():
+            (rps, requests), cpu = with_cpu(servers[target.name].pid,
+                                            lambda: wrk_rps(url, args.wrk_seconds, args))
+            values[key], values[f"{key}_cpu"] = rps, cpu * 1e6 / requests
+        return values
+
+    measure_rounds(targets, args.wrk_rounds, results, get_manifests)
 
 
 # --- (c) skopeo push and pull -----------------------------------------------------------
@@ -252,6 +274,8 @@ def ratio_cell(metric: Metric, value: float, baseline: float | None) -> str:
     if not baseline:
         return "n/a"
     ratio = value / baseline
+    if metric.target_ratio is None:
+        return f"{ratio:.2f}x"
     return f"{ratio:.2f}x {'ok' if metric.meets(ratio) else 'MISS'}"
 
 
@@ -277,7 +301,7 @@ def report(targets: Sequence[Target], results: Results) -> str:
         rows.append([*row, metric.target_text()])
         for target in targets:
             values = " ".join(metric.format(v) for v in results[metric.key][target.name])
-            samples.append(f"  {metric.label} / {target.name}: {values}")
+            samples.append(f"  {metric.key} / {target.name}: {values}")
     title = ("medians; ratio = Dockyard / distribution (for times, lower is better)"
              if baseline else "medians (distribution not installed: no ratios)")
     return "\n".join([title, format_table(header, rows), "", "samples:", *samples])

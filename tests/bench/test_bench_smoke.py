@@ -41,8 +41,10 @@ def test_registry_benchmark_runs_at_toy_size(tmp_path):
     assert data["targets"] == expected
     for metric in METRICS:
         assert metric.label in proc.stdout
+        # CPU is counted in clock ticks: at this size a server may well spend none.
+        least = 0 if metric.key.endswith("_cpu") else 1e-9
         for target in expected:
             samples = data["results"][metric.key][target]
-            assert samples and all(value > 0 for value in samples), (metric.key, target)
+            assert samples and min(samples) >= least, (metric.key, target, samples)
     # Everything the run created lives under --tmpdir and is gone again.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
