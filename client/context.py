@@ -1,7 +1,7 @@
 """What every command gets besides its own arguments: the global flags, resolved.
 
 Commands build their collaborators from here (credential store, registry
-client, and later the image store under ``root``), so ``--root``,
+client, the image store under ``root``), so ``--root``,
 ``--config`` and ``--debug`` mean the same thing everywhere.
 """
 
@@ -16,6 +16,7 @@ from .config import ClientConfig, default_root, docker_config_dir
 
 if TYPE_CHECKING:
     from .credentials import CredentialStore
+    from .store import ImageStore
     from .transport import RegistryClient
     from .transport.auth import CredentialLookup
 
@@ -41,3 +42,8 @@ class Context:
         from .transport import RegistryClient
         lookup = credentials if credentials is not None else self.credentials().get
         return RegistryClient.from_config(ClientConfig.load(), lookup, **kwargs)
+
+    async def image_store(self) -> "ImageStore":
+        """The local image store under ``root``, created on first use."""
+        from .store import ImageStore
+        return await ImageStore.open(self.root)

@@ -23,7 +23,7 @@ from ocispec.manifest import Descriptor, InvalidManifest, Manifest, parse_manife
 
 from .errors import NotFoundError, RegistryError, TransportError
 from .http import TRANSIENT_ERRORS, describe
-from .upload import upload_blob
+from .upload import SentCallback, upload_blob
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -162,11 +162,14 @@ class RemoteRepository:
                 resp.release()
 
     async def upload_blob(self, digest: Digest, size: int, source: bytes | Path, *,
-                          mount_from: Iterable[str] = (),
-                          chunk_size: int = 16 << 20) -> Literal["mounted", "uploaded"]:
+                          mount_from: Iterable[str] = (), chunk_size: int = 16 << 20,
+                          on_sent: SentCallback | None = None) -> Literal["mounted", "uploaded"]:
         """Put a blob in the repository: ``"mounted"`` from a sibling repository when one of
-        ``mount_from`` has it, else ``"uploaded"`` (whole, or in ``chunk_size`` pieces)."""
-        return await upload_blob(self, digest, size, source, mount_from, chunk_size)
+        ``mount_from`` has it, else ``"uploaded"`` (whole, or in ``chunk_size`` pieces).
+
+        ``on_sent`` is told the size of each block sent (a retried block is told again).
+        """
+        return await upload_blob(self, digest, size, source, mount_from, chunk_size, on_sent)
 
     async def list_tags(self, page_size: int | None = None) -> list[str]:
         """Every tag of the repository, across pages."""

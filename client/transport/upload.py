@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -33,9 +33,13 @@ _RANGE = re.compile(r"^(?:bytes=)?0-(\d+)$")
 _OCTETS = "application/octet-stream"
 
 
+# Told the byte count of each piece of a blob as it goes out (for a progress display).
+SentCallback = Callable[[int], None]
+
+
 async def upload_blob(repo: "RemoteRepository", digest: Digest, size: int, source: bytes | Path,
-                      mount_from: Iterable[str],
-                      chunk_size: int) -> Literal["mounted", "uploaded"]:
+                      mount_from: Iterable[str], chunk_size: int,
+                      on_sent: SentCallback | None = None) -> Literal["mounted", "uploaded"]:
     location = None
     for other in mount_from:
         reply = await _start(repo, f"?mount={digest}&from={other}",
@@ -47,10 +51,10 @@ async def upload_blob(repo: "RemoteRepository", digest: Digest, size: int, sourc
     if location is None:
         location = (await _start(repo, "", repo.push_scopes)).headers["Location"]
     if size > chunk_size:
-        location = await _send_chunks(repo, location, size, source, chunk_size)
+        location = await _send_chunks(repo, location, size, source, chunk_size, on_sent)
         final_body: Body = b""
     else:
-        final_body = _slice(source, 0, size)
+        final_body = _slice(source, 0, size, on_sent)
     reply = await repo.client.fetch(
         repo.registry, "PUT", str(URL(location).update_query(digest=str(digest))),
         repo.push_scopes, body=final_body, ok=(201,),
@@ -73,14 +77,15 @@ async def _start(repo: "RemoteRepository", query: str, scopes: tuple[str, ...]) 
 
 
 async def _send_chunks(repo: "RemoteRepository", location: str, size: int,
-                       source: bytes | Path, chunk_size: int) -> str:
+                       source: bytes | Path, chunk_size: int,
+                       on_sent: SentCallback | None) -> str:
     offset, resumes = 0, 0
     while offset < size:
         end = min(offset + chunk_size, size)
         try:
             reply = await repo.client.fetch(
                 repo.registry, "PATCH", location, repo.push_scopes,
-                body=_slice(source, offset, end), ok=(202,),
+                body=_slice(source, offset, end, on_sent), ok=(202,),
                 headers={"Content-Type": _OCTETS, "Content-Length": str(end - offset),
                          "Content-Range": f"{offset}-{end - 1}"})
         except RegistryError as err:
@@ -108,10 +113,28 @@ def _end_of_range(header: str | None) -> int:
     return last + 1 if last else 0
 
 
-def _slice(source: bytes | Path, start: int, end: int) -> Body:
-    if isinstance(source, bytes):
+def _slice(source: bytes | Path, start: int, end: int, on_sent: SentCallback | None) -> Body:
+    if isinstance(source, bytes) and on_sent is None:
         return source[start:end]
-    return lambda: _read_file(source, start, end)
+    return lambda: _read(source, start, end, on_sent)
+
+
+async def _read(source: bytes | Path, start: int, end: int,
+                on_sent: SentCallback | None) -> AsyncIterator[bytes]:
+    """The bytes from ``start`` to ``end`` in blocks, each reported once the sender wants more."""
+    if isinstance(source, bytes):
+        blocks: AsyncIterator[bytes] = _split(source[start:end])
+    else:
+        blocks = _read_file(source, start, end)
+    async for block in blocks:
+        yield block
+        if on_sent is not None:
+            on_sent(len(block))
+
+
+async def _split(data: bytes) -> AsyncIterator[bytes]:
+    for offset in range(0, len(data), _READ_BLOCK):
+        yield data[offset:offset + _READ_BLOCK]
 
 
 async def _read_file(path: Path, start: int, end: int) -> AsyncIterator[bytes]:

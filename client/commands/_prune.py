@@ -1,0 +1,53 @@
+"""``dockyard image prune [-a] [-f]``: remove unused images (only under ``image``, as in Docker)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..store import Removal
+
+HELP = "Remove unused images"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-a", "--all", action="store_true",
+                        help="Remove all unused images, not just dangling ones")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="Do not prompt for confirmation")
+    parser.set_defaults(run=run)
+
+
+async def run(args: argparse.Namespace, ctx: "Context") -> int:
+    from ocispec.reference import Reference
+
+    from ..formatting import human_size
+    from .rmi import familiar
+
+    what = "all images without at least one container associated to them" if args.all \
+        else "all dangling images"
+    if not args.force and not _confirm(f"WARNING! This will remove {what}.\n"
+                                       "Are you sure you want to continue? [y/N] "):
+        return 0
+    store = await ctx.image_store()
+    removals: list[Removal] = []
+    if args.all:  # no container uses an image yet: every tag goes
+        for image in await store.images():
+            if image.ref_name is not None:
+                removals.append(await store.remove(Reference.parse(image.ref_name,
+                                                                   default_tag=False)))
+    removals.append(await store.prune())
+    lines = [f"untagged: {familiar(name)}" for r in removals for name in r.untagged]
+    lines += [f"deleted: {digest}" for r in removals for digest in r.deleted]
+    if lines:
+        print("Deleted Images:\n" + "\n".join(lines) + "\n")
+    print(f"Total reclaimed space: {human_size(sum(r.freed for r in removals))}")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    print(question, end="", flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
