@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -70,6 +71,16 @@ def test_serves_the_api_and_logs_one_line_per_request(tmp_path):
     assert [m.group(4) for m in access_lines(server, "/v2/?probe=1")] == ["200"]
     assert [m.group(4) for m in access_lines(server, "/v2/no/such/repo/tags/list")] == ["404"]
     assert "very-secret-token" not in output
+
+
+def test_json_log_lines_carry_the_configured_fields(tmp_path):
+    config = {"log": {"formatter": "json", "fields": {"service": "registry"}}}
+    with run_registry(tmp_path, config=config) as server:
+        assert request(server, "GET", "/v2/?json")[0].status == 200
+    lines = [json.loads(line) for line in server.output().splitlines()]
+    assert all(line["service"] == "registry" for line in lines)
+    access = [line for line in lines if "/v2/?json" in line["msg"]]
+    assert [(line["logger"], line["level"]) for line in access] == [("aiohttp.access", "info")]
 
 
 def test_sigterm_lets_the_request_in_flight_finish(tmp_path):
