@@ -179,9 +179,7 @@ class _Extractor:
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         try:
             self._add(tar, member)
-        except _Refused as err:
-            raise LayerError(f"entry {member.name!r}: {err}") from None
-        except (*DecompressionErrors, ValueError, OverflowError) as err:
+        except (_Refused, *DecompressionErrors, ValueError, OverflowError) as err:
             raise LayerError(f"entry {member.name!r}: {err}") from None
 
     def close(self) -> None:

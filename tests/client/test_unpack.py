@@ -124,9 +124,13 @@ def test_later_entries_replace_earlier_ones_without_following_links(tmp_path):
         entry("e", DIR),
         entry("kept", data=b"same layer"),
         entry(".wh.kept"),  # a whiteout never hides its own layer's file
+        entry("s", SYMLINK, linkname=str(tmp_path)),
+        entry("s", DIR),  # replaces the link to a directory outside
+        entry("s/inside", data=b"in"),
     )
     dest = unpack(tmp_path, layer)
-    assert outside.read_text() == "keep"
+    assert outside.read_text() == "keep" and not (tmp_path / "inside").exists()
+    assert (dest / "s/inside").read_bytes() == b"in" and not (dest / "s").is_symlink()
     assert (dest / "f").read_bytes() == b"new" and not (dest / "f").is_symlink()
     assert (dest / "d").read_bytes() == b"now a file"
     assert (dest / "e").is_dir()
