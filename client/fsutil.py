@@ -112,15 +112,3 @@ def _make_dirs_writable(top: Path) -> None:
             if stat.S_ISDIR(os.lstat(child).st_mode):  # never chmod through a symlink
                 os.chmod(child, 0o700)
 
-
-def tree_size(path: Path) -> int:
-    """Bytes allocated by a tree, counting hard-linked files once (as ``du`` does)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for directory, dirs, files in os.walk(path):
-        for name in dirs + files:
-            st = os.lstat(os.path.join(directory, name))
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total + os.lstat(path).st_blocks * 512

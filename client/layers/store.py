@@ -104,15 +104,13 @@ class LayerStore:
             return
         remove_tree(aside)
 
-    def remove_abandoned(self) -> int:
-        """Delete temporary directories left by killed unpackers; returns how many."""
+    def remove_abandoned(self) -> None:
+        """Delete temporary directories left by killed unpackers and removers."""
         if not self.root.is_dir():
-            return 0
-        debris = [Path(e.path) for e in os.scandir(self.root)
-                  if e.name.startswith(TEMP_PREFIX) and is_abandoned(Path(e.path))]
-        for path in debris:
-            remove_tree(path)
-        return len(debris)
+            return
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(TEMP_PREFIX) and is_abandoned(Path(entry.path)):
+                remove_tree(Path(entry.path))
 
     async def unpack(self, blob: Path, diff_id: Digest, parent: Digest | None) -> LayerInfo:
         """Unpack the layer blob at ``blob`` unless its chain is already unpacked.

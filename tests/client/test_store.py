@@ -10,6 +10,7 @@ import os
 import pytest
 
 from client.store import DigestMismatch, ImageConflict, ImageNotFound, ImageStore
+from client.fsutil import try_lock
 from client.store.leases import Lease
 from ocispec.digest import Digest
 from ocispec.reference import Reference
@@ -254,3 +255,18 @@ async def test_concurrent_taggers_in_two_processes_lose_no_update(store):
     assert [tagger.exitcode for tagger in taggers] == [0, 0]
     names = {image.ref_name for image in await store.images()}
     assert len(names) == 50
+
+
+async def test_prune_removes_layer_directories_left_by_a_killed_unpacker(store):
+    debris = store.layers.root / ".tmp-0123-dead"
+    (debris / "diff").mkdir(parents=True)
+    live = store.layers.root / ".tmp-4567-live"
+    live.mkdir()
+    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert try_lock(fd)  # as an unpacker at work holds it
+        await store.prune()
+        assert os.listdir(store.layers.root) == [live.name]
+    finally:
+        os.close(fd)
+        os.rmdir(live)
