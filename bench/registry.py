@@ -12,8 +12,11 @@ What is measured (issue 2's "Done means"):
 The load generators share this machine's cores with the servers, so every
 measurement is repeated, the order of the registries is rotated from round to
 round, and medians are reported with the Dockyard/distribution ratios next to the
-issue's targets. Dockyard is measured once per ``--workers`` value (processes
-sharing the port), so the gain from a second worker shows in the same table.
+issue's targets. Below each throughput row, "server CPU" is what the server's
+process tree spent per GiB or per request: it moves far less with machine noise
+than throughput does, so it tells a real change from a noisy run. Dockyard is
+measured once per ``--workers`` value (processes sharing the port), so the gain
+from a second worker shows in the same table.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ Results = dict[str, dict[str, list[float]]]
 
 @dataclass(frozen=True)
 class Metric:
+    """One row of the report; ``target_ratio`` is issue 2's goal, so a miss shows at a glance."""
+
     key: str
     label: str
     unit: str
@@ -310,7 +315,7 @@ def report(targets: Sequence[Target], results: Results) -> str:
 # --- command line -----------------------------------------------------------------------
 
 PRESETS = {
-    "full": dict(blob_mib=512, blob_repeats=5, wrk_seconds=10, wrk_rounds=3, wrk_warmup=1,
+    "full": dict(blob_mib=512, blob_repeats=7, wrk_seconds=10, wrk_rounds=3, wrk_warmup=1,
                  image_layers=5, image_mib=250, skopeo_repeats=3),
     "quick": dict(blob_mib=256, blob_repeats=3, wrk_seconds=4, wrk_rounds=1, wrk_warmup=0,
                   image_layers=5, image_mib=100, skopeo_repeats=1),
