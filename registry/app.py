@@ -8,6 +8,7 @@ from aiohttp import web
 
 from .api import base, blobs, catalog, manifests, referrers, tags, uploads
 from .api.common import REGISTRY
+from .auth.middleware import AccessControl
 from .errors import RegistryError
 from .model import Registry
 
@@ -37,11 +38,19 @@ async def _protocol_headers(request: web.Request, response: web.StreamResponse) 
     response.headers[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
 
 
-def create_app(registry: Registry, *, middlewares: tuple = ()) -> web.Application:
-    """The registry's HTTP application over ``registry`` (later issues add auth middlewares)."""
-    app = web.Application(middlewares=[*middlewares, render_errors],
+def create_app(registry: Registry, *, middlewares: tuple = (),
+               access: AccessControl | None = None) -> web.Application:
+    """The registry's HTTP application over ``registry``, open to all unless ``access`` is given.
+
+    The access check runs inside ``render_errors`` so that its refusals get the
+    spec's error body; its routes are Dockyard's token endpoint, when it issues.
+    """
+    checks = [access.middleware] if access else []
+    app = web.Application(middlewares=[*middlewares, render_errors, *checks],
                           client_max_size=4 << 20)  # bounds manifest bodies; blobs are streamed
     app[REGISTRY] = registry
+    if access:
+        app.router.add_routes(access.routes)
     app.on_response_prepare.append(_protocol_headers)
     # Order matters: the upload routes must win over /blobs/{digest}.
     for module in (base, catalog, uploads, blobs, manifests, tags, referrers):

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from . import config, server
+from .auth import commands as auth_commands
 
 PROG = "dockyard-registry"
 
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("config", nargs="?", metavar="CONFIG",
                        help="a config.yml with the CNCF distribution registry's keys")
     serve.set_defaults(run=_serve)
+    auth_commands.add_parsers(commands, debug)
     return parser
 
 
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except KeyboardInterrupt:
         return 130
-    except config.ConfigError as err:
+    except (config.ConfigError, auth_commands.CommandError) as err:
         if args.debug:
             raise
         print(f"{PROG}: error: {err}", file=sys.stderr)

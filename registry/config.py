@@ -25,6 +25,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .auth.keys import ALGORITHMS
+from .auth.rules import Rule
+from .auth.scopes import PULL, REPOSITORY_ACTIONS
+
 ENV_PREFIX = "REGISTRY_"
 CONFIG_PATH_VARIABLE = "REGISTRY_CONFIGURATION_PATH"
 """Where distribution looks for the config file when none is named; not an override."""
@@ -49,7 +53,6 @@ STORAGE_PARAMETERS = ("delete", "redirect", "cache", "maintenance", "tag")
 
 NOT_SUPPORTED = "not supported by Dockyard yet"
 IGNORED_TOP_LEVEL = {
-    "auth": "authentication is not supported yet: every client can push, pull and delete",
     "proxy": "the pull-through cache is not supported yet",
     "notifications": "event notifications are not supported",
     "health": "health checks are not supported; GET /v2/ answers while the server runs",
@@ -118,6 +121,55 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class TokenAuthConfig:
+    """``auth.token``: distribution's keys (``jwks`` and ``signingalgorithms`` as in its 3.0)."""
+
+    realm: str | None  # None: Dockyard's own endpoint, on the host the client reached
+    service: str
+    issuer: str
+    root_cert_bundle: str | None = None
+    jwks: str | None = None
+    algorithms: tuple[str, ...] = tuple(ALGORITHMS)
+
+
+@dataclass(frozen=True)
+class HtpasswdConfig:
+    """``auth.htpasswd``: HTTP Basic with the users of an htpasswd file."""
+
+    realm: str
+    path: str
+
+
+@dataclass(frozen=True)
+class IssuerConfig:
+    """``dockyard.auth.issuer``: Dockyard's own token endpoint at ``/auth/token``."""
+
+    key: str  # PEM private key, created at first start if missing
+    algorithm: str = "ES256"  # of a key created here
+    expiration: float = 300.0
+    refresh_expiration: float = 30 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Who may do what; all None (the default) is distribution's default: no authentication."""
+
+    token: TokenAuthConfig | None = None
+    htpasswd: HtpasswdConfig | None = None
+    issuer: IssuerConfig | None = None
+    users: str | None = None  # htpasswd file of the users; auth.htpasswd.path in Basic mode
+    robots: str | None = None  # htpasswd file of the robots' hashed secrets
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    rules: tuple[Rule, ...] | None = None  # None: every user may do everything
+    throttle_attempts: int = 10
+    throttle_window: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None or self.htpasswd is not None
+
+
+@dataclass(frozen=True)
 class DockyardConfig:
     workers: int = 1
     """Processes sharing the port; one keeps each upload's running hash in one place."""
@@ -131,6 +183,7 @@ class Config:
     dockyard: DockyardConfig
     warnings: tuple[str, ...] = ()
     """What was ignored or not understood, one line each, for the operator to read."""
+    auth: AuthConfig = AuthConfig()
 
 
 def default_root_directory() -> str:
@@ -346,10 +399,12 @@ def _parse(top: _Reader) -> Config:
     log = _parse_log(top.section("log"), legacy_level)
     http = _parse_http(top.section("http"))
     storage = _parse_storage(top)
-    dockyard = _parse_dockyard(top.section("dockyard"))
+    dockyard_section = top.section("dockyard")
+    auth = _parse_auth(top.section("auth"), dockyard_section.section("auth"))
+    dockyard = _parse_dockyard(dockyard_section)
     top.ignore(IGNORED_TOP_LEVEL)
     top.done()
-    return Config(log, http, storage, dockyard, tuple(top.warnings))
+    return Config(log, http, storage, dockyard, tuple(top.warnings), auth)
 
 
 def _parse_log(log: _Reader, legacy_level: str) -> LogConfig:
@@ -475,3 +530,160 @@ def _to_workers(value: Any) -> int:
     if isinstance(value, str) and value.lower() == "auto":
         return os.cpu_count() or 1
     return _to_int(value)
+
+
+DEFAULT_SERVICE = "dockyard-registry"
+DEFAULT_ISSUER = "dockyard"
+AUTH_MODES = ("token", "htpasswd")
+
+
+def _parse_auth(auth: _Reader, extension: _Reader) -> AuthConfig:
+    """``auth`` (one mode, as in distribution) and Dockyard's ``dockyard.auth`` beside it."""
+    if auth.has("silly"):
+        raise ConfigError(f"{auth.name('silly')}: not supported by Dockyard; use htpasswd or token")
+    modes = list(auth.data)
+    if len(modes) > 1:
+        raise ConfigError(f"{auth.name()}: exactly one of {', '.join(AUTH_MODES)} may be "
+                          f"configured, got {', '.join(modes)}")
+    if modes and modes[0] not in AUTH_MODES:
+        raise ConfigError(f"{auth.name(modes[0])}: unknown authentication mode "
+                          f"(supported: {', '.join(AUTH_MODES)})")
+    if extension.data and not modes:
+        raise ConfigError(f"{extension.name()}: needs auth.token or auth.htpasswd; without them "
+                          f"every client may push, pull and delete")
+    issuer = _parse_issuer(extension.section("issuer")) if extension.has("issuer") else None
+    token = _parse_token(auth.section("token"), issuer is not None) if auth.has("token") else None
+    htpasswd = _parse_htpasswd(auth.section("htpasswd")) if auth.has("htpasswd") else None
+    if issuer is not None and token is None:
+        raise ConfigError(f"{extension.name('issuer')}: Dockyard's token endpoint needs "
+                          f"auth.token")
+    groups_section = extension.section("groups")
+    groups = {name: groups_section.strings(name) for name in list(groups_section.data)}
+    throttle = extension.section("throttle")
+    config = AuthConfig(
+        token, htpasswd, issuer, extension.string("users", None),
+        extension.string("robots", None), groups, _parse_rules(extension, groups),
+        throttle.integer("attempts", AuthConfig.throttle_attempts, 1),
+        _positive(throttle, "window", AuthConfig.throttle_window))
+    throttle.done()
+    extension.done()
+    _check_accounts(config, extension)
+    return config
+
+
+def _check_accounts(config: AuthConfig, extension: _Reader) -> None:
+    """Accounts and rules only where Dockyard itself signs people in."""
+    if config.htpasswd is not None and config.users is not None:
+        raise ConfigError(f"{extension.name('users')}: in Basic mode auth.htpasswd.path "
+                          f"names the users")
+    own_accounts = config.htpasswd is not None or config.issuer is not None
+    for key, value in (("users", config.users), ("robots", config.robots),
+                       ("rules", config.rules), ("groups", config.groups)):
+        if value and not own_accounts:
+            raise ConfigError(f"{extension.name(key)}: only used by auth.htpasswd or Dockyard's "
+                              f"own token endpoint (dockyard.auth.issuer); an external token "
+                              f"issuer decides access itself")
+    if config.robots is None and any(rule.robots for rule in config.rules or ()):
+        raise ConfigError(f"{extension.name('rules')}: rules name robots, but "
+                          f"{extension.name('robots')} (their secrets file) is not set")
+
+
+def _positive(section: _Reader, key: str, default: float) -> float:
+    value = section.duration(key, default)
+    if value <= 0:
+        raise ConfigError(f"{section.name(key)}: must be longer than 0")
+    return value
+
+
+def _parse_token(token: _Reader, own_issuer: bool) -> TokenAuthConfig:
+    realm = token.string("realm", None)
+    service = token.string("service", DEFAULT_SERVICE if own_issuer else None)
+    issuer = token.string("issuer", DEFAULT_ISSUER if own_issuer else None)
+    bundle = token.string("rootcertbundle", None)
+    jwks = token.string("jwks", None)
+    algorithms = tuple(name.upper() for name in token.strings("signingalgorithms")) \
+        or tuple(ALGORITHMS)
+    unknown = [name for name in algorithms if name not in ALGORITHMS]
+    if unknown:
+        raise ConfigError(f"{token.name('signingalgorithms')}: unsupported {', '.join(unknown)} "
+                          f"(supported: {', '.join(ALGORITHMS)})")
+    token.ignore({"autoredirect": "set realm, or leave it out with dockyard.auth.issuer",
+                  "autoredirectpath": "set realm, or leave it out with dockyard.auth.issuer"})
+    token.done()
+    for key, value in (("realm", realm), ("service", service), ("issuer", issuer)):
+        if not value and not own_issuer:
+            raise ConfigError(f"{token.name(key)}: required (or set dockyard.auth.issuer to "
+                              f"use Dockyard's own token endpoint)")
+    if not (bundle or jwks or own_issuer):
+        raise ConfigError(f"{token.name('rootcertbundle')}: required: the token issuer's "
+                          f"certificates (or auth.token.jwks, or dockyard.auth.issuer)")
+    return TokenAuthConfig(realm, service or DEFAULT_SERVICE, issuer or DEFAULT_ISSUER,
+                           bundle, jwks, algorithms)
+
+
+def _parse_htpasswd(htpasswd: _Reader) -> HtpasswdConfig:
+    realm = htpasswd.string("realm", DEFAULT_SERVICE)
+    path = htpasswd.string("path", None)
+    htpasswd.done()
+    if not path:
+        raise ConfigError(f"{htpasswd.name('path')}: required: the htpasswd file of the users")
+    return HtpasswdConfig(realm, path)
+
+
+def _parse_issuer(issuer: _Reader) -> IssuerConfig:
+    key = issuer.string("key", None)
+    algorithm = issuer.string("algorithm", IssuerConfig.algorithm).upper()
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"{issuer.name('algorithm')}: expected one of {', '.join(ALGORITHMS)}, "
+                          f"got {algorithm!r}")
+    config = IssuerConfig(key or "", algorithm,
+                          _positive(issuer, "expiration", IssuerConfig.expiration),
+                          _positive(issuer, "refreshexpiration", IssuerConfig.refresh_expiration))
+    issuer.done()
+    if not key:
+        raise ConfigError(f"{issuer.name('key')}: required: where the token signing key is "
+                          f"(created at first start)")
+    return config
+
+
+def _parse_rules(extension: _Reader, groups: Mapping[str, tuple[str, ...]]
+                 ) -> tuple[Rule, ...] | None:
+    raw = extension.value("rules", None, _to_list, "a list of rules", env_yaml=True)
+    if raw is None:
+        return None
+    return tuple(_parse_rule(_Reader(item, (*extension.path, "rules", str(index)),
+                                     extension.sources, extension.warnings), groups)
+                 for index, item in enumerate(raw))
+
+
+def _parse_rule(rule: _Reader, groups: Mapping[str, tuple[str, ...]]) -> Rule:
+    repositories = rule.strings("repositories")
+    actions = rule.strings("actions")
+    if "*" in actions:
+        actions = REPOSITORY_ACTIONS
+    parsed = Rule(repositories, frozenset(actions), frozenset(rule.strings("users")),
+                  frozenset(rule.strings("groups")), frozenset(rule.strings("robots")),
+                  rule.boolean("anonymous", False))
+    rule.done()
+    if not repositories:
+        raise ConfigError(f"{rule.name('repositories')}: required: repository names or globs")
+    unknown = sorted(set(actions) - set(REPOSITORY_ACTIONS))
+    if not actions or unknown:
+        raise ConfigError(f"{rule.name('actions')}: expected some of "
+                          f"{', '.join(REPOSITORY_ACTIONS)} or *, got {', '.join(unknown) or 'none'}")
+    if parsed.anonymous and parsed.actions != {PULL}:
+        raise ConfigError(f"{rule.name('actions')}: an anonymous rule may only allow pull")
+    if not (parsed.anonymous or parsed.users or parsed.groups or parsed.robots):
+        raise ConfigError(f"{rule.name()}: names nobody: give users, groups, robots or "
+                          f"anonymous: true")
+    undefined = sorted(parsed.groups - set(groups))
+    if undefined:
+        raise ConfigError(f"{rule.name('groups')}: no such group: {', '.join(undefined)} "
+                          f"(define it under dockyard.auth.groups)")
+    return parsed
+
+
+def _to_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(value)
+    return value

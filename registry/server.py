@@ -27,6 +27,8 @@ from typing import Any
 from aiohttp import web
 
 from .app import create_app
+from .auth import setup as auth_setup
+from .auth.middleware import AccessControl
 from .config import Config, ConfigError, HTTPConfig, TLSConfig, UploadPurgingConfig
 from .logging_setup import ACCESS_LOG_FORMAT, ACCESS_LOGGER, STARTUP_LOGGER, configure
 from .model import Registry
@@ -140,6 +142,7 @@ def run(config: Config) -> int:
     for warning in config.warnings:
         startup.warning("config: %s", warning)
     context = ssl_context(config.http.tls) if config.http.tls else None
+    access = auth_setup.build(config.auth)  # before forking: every worker holds the same keys
     workers = config.dockyard.workers
     listener, sockets = bind(config.http, workers)
     scheme = "https" if context else "http"
@@ -148,7 +151,7 @@ def run(config: Config) -> int:
                  config.storage.filesystem.root_directory)
 
     def work(index: int, sock: socket.socket, ready: Callable[[], None]) -> int:
-        _run_loop(_serve(config, sock, context, ready, purge_uploads=index == 0))
+        _run_loop(_serve(config, sock, context, access, ready, purge_uploads=index == 0))
         return 0
 
     if workers == 1:
@@ -216,13 +219,14 @@ def _stop_event() -> asyncio.Event:
 
 
 async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | None,
-                 ready: Callable[[], None], purge_uploads: bool) -> None:
+                 access: AccessControl | None, ready: Callable[[], None],
+                 purge_uploads: bool) -> None:
     stop = _stop_event()
     driver = create_driver(config.storage)
     try:
         in_flight = _InFlight()
         app = create_app(Registry(driver, delete_enabled=config.storage.delete_enabled),
-                         middlewares=(in_flight.middleware,))
+                         middlewares=(in_flight.middleware,), access=access)
         if config.http.headers:
             app.on_response_prepare.append(_header_adder(config.http.headers))
         access_log = logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None

@@ -2,7 +2,7 @@
 
 from aiohttp import web
 
-from .common import registry_of
+from .common import CALLER, registry_of
 from .pagination import Page
 
 routes = web.RouteTableDef()
@@ -15,5 +15,9 @@ MAX_ENTRIES = 1000
 @routes.get("/v2/_catalog")
 async def catalog(request: web.Request) -> web.Response:
     page = Page.of(request, default=DEFAULT_ENTRIES, maximum=MAX_ENTRIES)
-    names, headers = page.select(await registry_of(request).catalog.repositories())
+    names = await registry_of(request).catalog.repositories()
+    caller = request.get(CALLER)
+    if caller is not None:  # only what this caller may pull, filtered before paginating
+        names = [name for name in names if caller.may_list(name)]
+    names, headers = page.select(names)
     return web.json_response({"repositories": names}, headers=headers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 
 from ocispec.digest import Digest, InvalidDigest
@@ -15,6 +17,19 @@ NAME = "/v2/{name:.+}"
 
 
 REGISTRY = web.AppKey("registry", Registry)
+
+
+class Caller(Protocol):
+    """Who sent the request, as the auth middleware found; absent when the registry has no auth."""
+
+    def may_pull(self, name: str) -> bool:
+        """Whether the request's credential covers reading ``name`` (a mount's source)."""
+
+    def may_list(self, name: str) -> bool:
+        """Whether ``name`` shows in this caller's catalog."""
+
+
+CALLER = web.RequestKey("caller", Caller)
 
 
 def registry_of(request: web.Request) -> Registry:

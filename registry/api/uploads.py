@@ -18,7 +18,7 @@ from ocispec.digest import Digest, InvalidDigest
 
 from .. import errors
 from ..model import Repository
-from .common import NAME, parse_digest, registry_of, repository_of
+from .common import CALLER, NAME, parse_digest, registry_of, repository_of
 
 routes = web.RouteTableDef()
 
@@ -82,7 +82,8 @@ async def may_mount_from(request: web.Request, source: str) -> bool:
     The one place the auth layer hooks into mounting: a refusal is no error,
     the client gets an upload session instead, as for a blob that is not there.
     """
-    return True
+    caller = request.get(CALLER)
+    return caller is None or caller.may_pull(source)
 
 
 async def _mount(request: web.Request, repository: Repository) -> Digest | None:

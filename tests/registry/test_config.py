@@ -67,8 +67,10 @@ def test_debians_config_loads_with_warnings_for_what_dockyard_ignores(tmp_path):
     assert config.storage.filesystem.root_directory == "/var/lib/docker-registry"
     assert config.storage.delete_enabled
     assert config.log.fields == {"service": "registry"}
+    assert (config.auth.htpasswd.realm, config.auth.htpasswd.path) == ("basic-realm",
+                                                                       "/etc/docker/registry")
     ignored = sorted(w.split(":")[1].strip() for w in config.warnings)
-    assert ignored == ["auth", "health", "storage.cache"]
+    assert ignored == ["health", "storage.cache"]
     assert all(w.startswith("ignored: ") for w in config.warnings)
 
 
