@@ -1,0 +1,1 @@
+"""``dockyard build``: Dockerfile parsing, the build context, and the builder."""
