@@ -49,10 +49,15 @@ def _curve_size(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> 
     return (key.curve.key_size + 7) // 8
 
 
-def sign(claims: Mapping[str, Any], key: PrivateKey) -> str:
-    """A compact JWS of ``claims`` signed with ``key``; the header names the key by libtrust id."""
+def sign(claims: Mapping[str, Any], key: PrivateKey,
+         header: Mapping[str, Any] | None = None) -> str:
+    """A compact JWS of ``claims`` signed with ``key``.
+
+    The header names the key by its libtrust id unless ``header`` says
+    otherwise (an ``x5c`` chain, another ``kid``), as other issuers do.
+    """
     algorithm = ALGORITHMS[algorithm_of(key)]
-    header = {"typ": "JWT", "alg": algorithm.name, "kid": key_id(key)}
+    header = {"typ": "JWT", "alg": algorithm.name, "kid": key_id(key), **(header or {})}
     signing_input = f"{_json_part(header)}.{_json_part(claims)}".encode()
     if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(signing_input, padding.PKCS1v15(), algorithm.hash())
