@@ -4,8 +4,9 @@ Two loggers are emitted whatever ``log.level`` says: the access log (one
 line per request, as in distribution switched off only by
 ``log.accesslog.disabled``, which the server honours by not attaching it) and ``registry.startup`` (the listening address and the
 config's warnings, which an operator must see even at level ``error``).
-Request headers are never logged, so credentials in ``Authorization`` stay
-out of the logs.
+Request headers other than ``User-Agent`` are never logged, so credentials
+in ``Authorization`` stay out of the logs, and so do query parameters that
+look like secrets (``AccessLogger`` masks them).
 """
 
 from __future__ import annotations
@@ -16,13 +17,33 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
+
 from .config import LogConfig
 
 ACCESS_LOGGER = "aiohttp.access"
 STARTUP_LOGGER = "registry.startup"
 
-ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs "%{User-Agent}i"'
-"""Remote address, request line, status, response bytes, seconds taken, client (aiohttp's codes)."""
+SECRET_PARAMETERS = frozenset({"password", "refresh_token", "access_token", "token",
+                               "client_secret"})
+"""Query parameters whose values never reach the log, should a client put a secret there."""
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request: remote address, request line, status, response bytes, seconds
+    taken, client; the values of ``SECRET_PARAMETERS`` in the query string are masked."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        url = request.rel_url
+        if any(name.lower() in SECRET_PARAMETERS for name in url.query):
+            url = url.with_query([(name, "***" if name.lower() in SECRET_PARAMETERS else value)
+                                  for name, value in url.query.items()])
+        version = request.version
+        self.logger.info('%s "%s %s HTTP/%d.%d" %d %d %.6fs "%s"', request.remote,
+                         request.method, url.path_qs, version.major, version.minor,
+                         response.status, response.body_length, time,
+                         request.headers.get("User-Agent", "-"))
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -30,7 +30,7 @@ from .app import create_app
 from .auth import setup as auth_setup
 from .auth.middleware import AccessControl
 from .config import Config, ConfigError, HTTPConfig, TLSConfig, UploadPurgingConfig
-from .logging_setup import ACCESS_LOG_FORMAT, ACCESS_LOGGER, STARTUP_LOGGER, configure
+from .logging_setup import ACCESS_LOGGER, STARTUP_LOGGER, AccessLogger, configure
 from .model import Registry
 from .model.uploads import purge_stale
 from .storage import create_driver
@@ -231,7 +231,7 @@ async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | 
             app.on_response_prepare.append(_header_adder(config.http.headers))
         access_log = logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None
         runner = web.AppRunner(app, handle_signals=False, access_log=access_log,
-                               access_log_format=ACCESS_LOG_FORMAT,
+                               access_log_class=AccessLogger,
                                shutdown_timeout=STRAGGLER_TIMEOUT)
         await runner.setup()
         try:

@@ -115,6 +115,8 @@ class RegistryProcess:
             try:
                 with urllib.request.urlopen(f"{self.url}/v2/", timeout=2, context=unverified):
                     return
+            except urllib.error.HTTPError:
+                return  # an answer, if only "401: authenticate first", means it serves
             except (urllib.error.URLError, OSError):
                 time.sleep(0.05)
         self.kill()
