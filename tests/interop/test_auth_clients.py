@@ -9,7 +9,7 @@ checked for real: the cert dirs hold only the test CA (``ca.crt``), as
 ``/etc/containers/certs.d/<host:port>/`` would.
 
 podman keeps images in storage of its own; here that is a temporary
-``--root``/``--runroot`` on the vfs driver (no overlay mounts to clean up),
+``--root``/``--runroot``/``--tmpdir`` (not /run/libpod) on the vfs driver (no overlay mounts to clean up),
 emptied with ``rmi`` and removed after the test.  Nothing runs a container.
 """
 
@@ -156,8 +156,8 @@ class Podman:
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return run(["podman", "--root", str(self.root / "root"),
-                    "--runroot", str(self.root / "runroot"), "--storage-driver", "vfs",
-                    "--events-backend", "none", *args], stdin)
+                    "--runroot", str(self.root / "runroot"), "--tmpdir", str(self.root / "tmp"),
+                    "--storage-driver", "vfs", "--events-backend", "none", *args], stdin)
 
     def remote(self, command: str, *args: str, stdin: str | None = None
                ) -> subprocess.CompletedProcess[str]:
