@@ -141,6 +141,15 @@ class Template:
         return table(rows[0], rows[1:])
 
 
+def inspect_output(items: Sequence[Mapping[str, Any]], template: str | None) -> str:
+    """What ``inspect`` commands print: a JSON array indented by 4, or one
+    rendering of ``--format`` per item."""
+    if template:
+        parsed = Template.parse(template)
+        return "\n".join(parsed.render(item) for item in items)
+    return json.dumps(items, indent=4)
+
+
 def _value(item: Mapping[str, Any], path: str | None, as_json: bool) -> str:
     value: Any = item
     for key in (path.split(".") if path else []):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 async def run(args: argparse.Namespace, ctx: "Context") -> int:
     from ..errors import DockyardError
-    from ..formatting import Template
+    from ..formatting import inspect_output
     from ..localimages import find
     from ..platforms import Platform
 
@@ -47,12 +46,8 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         except DockyardError as err:
             print(f"Error: {err}", file=sys.stderr)
             failed = True
-    if args.format:
-        template = Template.parse(args.format)
-        for item in found:
-            print(template.render(item))
-    else:
-        print(json.dumps(found, indent=4))
+    if found or not args.format:
+        print(inspect_output(found, args.format))
     return 1 if failed else 0
 
 

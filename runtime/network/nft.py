@@ -1,0 +1,165 @@
+"""Dockyard's nftables table: published ports, masquerading, isolation between networks.
+
+Everything lives in one table of its own (``table ip dockyard`` by default),
+so no other rule on the host is ever read, changed or reordered.  The table
+is not edited rule by rule: it is rendered whole from the network records
+and replaced in one nftables transaction (declare, delete, declare again with
+the rules), so it always matches the records, a crash can never leave half
+an update, and a container's rules vanish simply by its record no longer
+listing ports.
+
+Loopback: ``-p 8080:80`` must answer on 127.0.0.1:8080, which Docker does
+either with a proxy process per port or (userland-proxy off) with
+route_localnet on the bridge, DNAT in the output hook and masquerading of
+127.0.0.0/8 sources.  Dockyard does the latter: the kernel path runs at close
+to loopback speed and needs no process that lives as long as the container.
+
+Forwarding: containers' traffic leaves through the host, which needs the
+global ``net.ipv4.ip_forward`` (IPv4's per-interface switch only governs what
+comes *in* on an interface, and replies come in on the uplink).  Docker
+switches it on and, when it was the one to do so, drops any forwarding that
+does not involve its bridges so the host does not turn into a router for
+everything else; Dockyard does the same (``drop_foreign``).
+
+The rules go to the kernel through libnftables (``nft``'s own library, from
+Debian's libnftables1) over ctypes: no process to start per change, and the
+same parser and error messages as ``nft -f``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import NetworkError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .model import Network
+
+_LIBRARY = "libnftables.so.1"
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One published port: host (address, port) to a container's (address, port)."""
+
+    proto: str
+    host_ip: str        # "" for every local address
+    host_port: int
+    target_ip: str
+    target_port: int
+    container_id: str
+
+
+def render(table: str, networks: Sequence["Network"], forwards: Sequence[Forward],
+           drop_foreign: bool) -> str:
+    """The nft script that replaces the table with one for these networks and ports."""
+    bridges = [n.bridge for n in networks]
+    ours = _set([_quote(b) for b in bridges])
+    published = [_dnat(f) for f in forwards]
+    postrouting = []
+    # published ports are open to every network, and to the world
+    forward = [f"oifname {ours} ct status dnat accept"]
+    for network in networks:
+        br = _quote(network.bridge)
+        others = [_quote(b) for b in bridges if b != network.bridge]
+        postrouting.append(f"oifname {br} ip saddr 127.0.0.0/8 masquerade")
+        postrouting.append(f"oifname {br} ip saddr {network.subnet} ct status dnat masquerade")
+        if others:
+            forward.append(f"iifname {br} oifname {_set(others)} counter drop")
+        if network.internal:
+            forward.append(f"iifname {br} oifname != {br} counter drop")
+            forward.append(f"oifname {br} iifname != {br} counter drop")
+        else:
+            postrouting.append(f"ip saddr {network.subnet} oifname != {br} masquerade")
+    forward += [f"iifname {ours} accept",
+                f"oifname {ours} ct state established,related accept",
+                f"oifname {ours} counter drop"]
+    if drop_foreign:
+        forward.append("counter drop")
+    return "\n".join([
+        f"table ip {table} {{}}",
+        f"delete table ip {table}",
+        f"table ip {table} {{",
+        _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
+               ["fib daddr type local jump published"]),
+        _chain("output", "type nat hook output priority -100; policy accept;",
+               ["fib daddr type local jump published"]),
+        _chain("published", "", published),
+        _chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;",
+               postrouting),
+        _chain("forward", "type filter hook forward priority filter; policy accept;", forward),
+        "}", ""])
+
+
+def delete_script(table: str) -> str:
+    """The script that removes the table, whether or not it exists."""
+    return f"table ip {table} {{}}\ndelete table ip {table}\n"
+
+
+def apply(script: str) -> None:
+    """Run an nft script as one transaction; NetworkError with nft's message on failure."""
+    lib = _library()
+    ctx = lib.nft_ctx_new(0)
+    if not ctx:
+        raise NetworkError("nftables: cannot create a context")
+    try:
+        lib.nft_ctx_buffer_output(ctx)
+        lib.nft_ctx_buffer_error(ctx)
+        if lib.nft_run_cmd_from_buffer(ctx, script.encode()) != 0:
+            message = (lib.nft_ctx_get_error_buffer(ctx) or b"").decode(errors="replace")
+            raise NetworkError(f"nftables refused Dockyard's rules: {' '.join(message.split())}")
+    finally:
+        lib.nft_ctx_free(ctx)
+
+
+def available() -> bool:
+    try:
+        _library()
+    except NetworkError:
+        return False
+    return True
+
+
+def _dnat(f: Forward) -> str:
+    match = f"ip daddr {f.host_ip} " if f.host_ip else ""
+    return (f"{match}{f.proto} dport {f.host_port} dnat to {f.target_ip}:{f.target_port} "
+            f'comment "{f.container_id}"')
+
+
+def _chain(name: str, header: str, rules: list[str]) -> str:
+    body = "".join(f"\t\t{line}\n" for line in ([header] if header else []) + rules)
+    return f"\tchain {name} {{\n{body}\t}}"
+
+
+def _quote(name: str) -> str:
+    return f'"{name}"'
+
+
+def _set(items: list[str]) -> str:
+    return "{ " + ", ".join(items) + " }"
+
+
+_lib = None
+
+
+def _library():
+    global _lib
+    if _lib is None:
+        try:
+            lib = ctypes.CDLL(_LIBRARY)
+        except OSError:
+            raise NetworkError(f"{_LIBRARY} not found: install nftables "
+                               "(apt-get install nftables)") from None
+        lib.nft_ctx_new.restype = ctypes.c_void_p
+        lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        _lib = lib
+    return _lib

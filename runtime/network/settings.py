@@ -1,0 +1,68 @@
+"""Host-wide choices for Dockyard's networks, one set per store root.
+
+Docker keeps these in the daemon's ``daemon.json``; Dockyard has no daemon, so
+they live in ``<root>/networks/settings.json`` beside the state they govern,
+and every ``dockyard`` process using that root agrees on them.  Keys are
+daemon.json's where Docker has one (``bridge``, ``bip``, ``mtu``,
+``default-address-pools``, ``ip-forward``); ``nftables-table`` is ours.  A missing file means the defaults.
+
+Tests give each root its own bridge and table names, which is what keeps
+them from ever touching a real installation's bridge or rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NetworkError
+
+FILE = "settings.json"
+# Docker's default bridge is 172.17.0.0/16 and podman's 10.88.0.0/16; the top of
+# 172.16.0.0/12 is the part of it Docker reaches last, so both can live beside us.
+DEFAULT_BIP = "172.30.0.1/16"
+DEFAULT_POOLS = ({"base": "172.31.0.0/16", "size": 24},)
+IFNAMSIZ = 15  # longest interface name the kernel takes
+
+
+@dataclass(frozen=True)
+class Settings:
+    bridge: str = "dockyard0"                       # the default network's bridge
+    bip: ipaddress.IPv4Interface = ipaddress.IPv4Interface(DEFAULT_BIP)  # its gateway/prefix
+    mtu: int = 1500
+    pools: tuple[tuple[ipaddress.IPv4Network, int], ...] = tuple(
+        (ipaddress.IPv4Network(p["base"]), p["size"]) for p in DEFAULT_POOLS)
+    table: str = "dockyard"                         # nftables table (family ip)
+    ip_forward: bool = True                         # switch net.ipv4.ip_forward on, as Docker does
+
+    @classmethod
+    def load(cls, directory: Path) -> "Settings":
+        """Settings from ``directory/settings.json``; every key is optional."""
+        path = directory / FILE
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as err:
+            raise NetworkError(f"cannot read {path}: {err}") from None
+        try:
+            return cls._from_doc(doc)
+        except (KeyError, TypeError, ValueError) as err:
+            raise NetworkError(f"{path}: {err}") from None
+
+    @classmethod
+    def _from_doc(cls, doc: dict) -> "Settings":
+        default = cls()
+        bridge = doc.get("bridge", default.bridge)
+        if not isinstance(bridge, str) or not 0 < len(bridge) <= IFNAMSIZ:
+            raise ValueError(f"bridge: an interface name of at most {IFNAMSIZ} characters")
+        pools = tuple((ipaddress.IPv4Network(p["base"]), int(p["size"]))
+                      for p in doc.get("default-address-pools", DEFAULT_POOLS))
+        table = doc.get("nftables-table", default.table)
+        if not isinstance(table, str) or not table.replace("_", "").isalnum():
+            raise ValueError("nftables-table: letters, digits and _ only")
+        return cls(bridge=bridge, bip=ipaddress.IPv4Interface(doc.get("bip", DEFAULT_BIP)),
+                   mtu=int(doc.get("mtu", default.mtu)), pools=pools, table=table,
+                   ip_forward=bool(doc.get("ip-forward", default.ip_forward)))

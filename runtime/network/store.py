@@ -1,0 +1,137 @@
+"""The network records on disk: ``<root>/networks/``, one JSON file per record.
+
+Every change happens under one ``flock`` on ``networks/.lock``: address
+allocation, bridge creation and the nftables ruleset are all read-modify-write
+cycles over shared state, and a network operation takes milliseconds, so one
+lock serialises concurrent ``dockyard run``s without costing anything
+noticeable, and rules out two of them creating the same bridge or handing out
+the same address.  The kernel drops the lock when its holder dies, so a
+SIGKILLed run never blocks the next one.  Files are replaced atomically
+(temp, fsync, rename), so readers that take no lock (``network ls``) see the
+old record or the new one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import NetworkError, NotFound
+from .model import Container, Network
+from .settings import Settings
+
+_TMP = ".tmp-"
+
+
+class Store:
+    def __init__(self, root: Path | str) -> None:
+        self.dir = Path(root) / "networks"
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = Settings.load(self.dir)
+        return self._settings
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock for the block (blocking until it is free)."""
+        (self.dir / "containers").mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    # -- networks -------------------------------------------------------------
+
+    def networks(self) -> list[Network]:
+        """Every stored network, oldest first."""
+        found = [Network.from_doc(doc) for doc in self._load_all(self.dir)]
+        return sorted(found, key=lambda n: (n.created, n.name))
+
+    def network(self, ref: str) -> Network:
+        """By exact name, full id or unique id prefix (Docker's order of preference)."""
+        networks = self.networks()
+        for match in ([n for n in networks if n.name == ref], [n for n in networks if n.id == ref],
+                      [n for n in networks if ref and n.id.startswith(ref)]):
+            if len(match) == 1:
+                return match[0]
+            if len(match) > 1:
+                raise NetworkError(f"network {ref} is ambiguous ({len(match)} matches found)")
+        raise NotFound(f"network {ref} not found")
+
+    def find_network(self, ref: str) -> Network | None:
+        try:
+            return self.network(ref)
+        except NotFound:
+            return None
+
+    def save_network(self, network: Network) -> None:
+        self._write(self.dir / f"{network.id}.json", network.to_doc())
+
+    def delete_network(self, network: Network) -> None:
+        (self.dir / f"{network.id}.json").unlink(missing_ok=True)
+
+    # -- containers -----------------------------------------------------------
+
+    def containers(self) -> list[Container]:
+        return [Container.from_doc(doc) for doc in self._load_all(self.dir / "containers")]
+
+    def container(self, container_id: str) -> Container | None:
+        doc = self._load(self._container_path(container_id))
+        return Container.from_doc(doc) if doc is not None else None
+
+    def save_container(self, record: Container) -> None:
+        self._write(self._container_path(record.id), record.to_doc())
+
+    def delete_container(self, container_id: str) -> None:
+        self._container_path(container_id).unlink(missing_ok=True)
+
+    def _container_path(self, container_id: str) -> Path:
+        if not container_id.isalnum():
+            raise NetworkError(f"invalid container id {container_id!r}")
+        return self.dir / "containers" / f"{container_id}.json"
+
+    # -- files ----------------------------------------------------------------
+
+    @staticmethod
+    def _load(path: Path) -> dict | None:
+        try:
+            return json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError as err:
+            raise NetworkError(f"{path}: corrupt record: {err}") from None
+
+    @classmethod
+    def _load_all(cls, directory: Path) -> Iterator[dict]:
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name.endswith(".json") and not name.startswith(_TMP) and name != "settings.json":
+                doc = cls._load(directory / name)
+                if doc is not None:  # removed while we listed
+                    yield doc
+
+    @staticmethod
+    def _write(path: Path, doc: dict) -> None:
+        temp = path.with_name(f"{_TMP}{os.getpid()}-{path.name}")
+        with open(temp, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

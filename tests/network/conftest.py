@@ -1,0 +1,198 @@
+"""Fixtures for network tests: a store root with its own bridge and table names,
+and simulated containers (a pinned network namespace plus a busybox root).
+
+A simulated container is what ``dockyard run`` hands the network library: a
+network namespace made and pinned before the container exists (here with
+pyroute2's ``netns.create``), and a directory for its hosts, resolv.conf and
+hostname files.  That directory is the ``etc/`` of a one-binary busybox root,
+so ``nsenter --net=NS chroot ROOT busybox nc NAME PORT`` resolves names
+through the very hosts file the library keeps up to date, as a container's
+bind mount would.
+
+Every root names its own default bridge (``dyt`` + random hex), nftables
+table (``dytest_`` + random hex) and address ranges, and switches off the
+global ip_forward switch, so tests never touch a real installation's bridge,
+rules or the host's forwarding.  Teardown removes everything the test made
+and fails the test if a link, namespace, table or record is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+NETNS_DIR = Path("/run/dockyard-test/netns")
+BUSYBOX = "/bin/busybox"
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "network tests need root (bridges, veths, namespaces, nftables)"
+    try:
+        import pyroute2  # noqa: F401
+    except ImportError:
+        return "pyroute2 is not installed (pip install pyroute2)"
+    from runtime.network import nft
+    if not nft.available():
+        return "libnftables is missing (apt-get install nftables)"
+    if shutil.which("nft") is None or shutil.which("nsenter") is None:
+        return "the nft and nsenter commands are needed (apt-get install nftables util-linux)"
+    if not os.access(BUSYBOX, os.X_OK):
+        return "busybox-static is not installed (apt-get install busybox-static)"
+    return None
+
+
+needs_root = pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "")
+
+
+def links(prefix: str = "dy") -> set[str]:
+    """Names of the host's links that start with prefix."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True)
+    names = (line.split(":", 2)[1].strip().split("@")[0] for line in out.stdout.splitlines())
+    return {name for name in names if name.startswith(prefix)}
+
+
+def nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
+    return set(out.stdout.split("\n"))
+
+
+def isolated_settings(root: Path) -> dict:
+    """Settings no real installation uses: unique names, ranges of our own, no global sysctl."""
+    tag = uuid.uuid4().hex
+    settings = {"bridge": f"dyt{tag[:8]}", "bip": "10.213.0.1/24", "nftables-table": f"dytest_{tag[:8]}",
+                "ip-forward": False, "default-address-pools": [{"base": "10.214.0.0/16", "size": 24}]}
+    (root / "networks").mkdir(parents=True, exist_ok=True)
+    (root / "networks" / "settings.json").write_text(json.dumps(settings))
+    return settings
+
+
+class SimContainer:
+    def __init__(self, sandbox: "Sandbox", name: str) -> None:
+        self.id = uuid.uuid4().hex + uuid.uuid4().hex
+        self.name = name
+        self.root = sandbox.tmp / f"ctr-{name}-{self.id[:6]}"
+        self.etc = self.root / "etc"
+        self.netns = str(NETNS_DIR / self.id)
+        self.attachment = None
+
+    def command(self, *argv: str) -> list[str]:
+        """argv run as busybox applets inside the container's network and root."""
+        return ["nsenter", f"--net={self.netns}", "chroot", str(self.root), "/bin/busybox", *argv]
+
+    def run(self, *argv: str, timeout: float = 20, **kwargs) -> subprocess.CompletedProcess:
+        kwargs.setdefault("capture_output", True)
+        return subprocess.run(self.command(*argv), text=True, timeout=timeout, **kwargs)
+
+    def hosts(self) -> str:
+        return (self.etc / "hosts").read_text()
+
+
+class Sandbox:
+    """Simulated containers on one store root; everything is removed at teardown."""
+
+    def __init__(self, tmp: Path) -> None:
+        from runtime.network import Networks
+
+        self.tmp = tmp
+        self.root = tmp / "root"
+        self.settings = isolated_settings(self.root)
+        self.networks = Networks(self.root)
+        self.containers: list[SimContainer] = []
+        self.servers: list[subprocess.Popen] = []
+
+    def make(self, name: str) -> SimContainer:
+        """A namespace and a root for a container, not yet attached to anything."""
+        from pyroute2 import netns
+
+        container = SimContainer(self, name)
+        container.etc.mkdir(parents=True)
+        (container.root / "bin").mkdir()
+        shutil.copy2(BUSYBOX, container.root / "bin" / "busybox")
+        NETNS_DIR.mkdir(parents=True, exist_ok=True)
+        netns.create(container.netns)
+        self.containers.append(container)
+        return container
+
+    def start(self, name: str, network: str = "bridge", **options) -> SimContainer:
+        """make() and then set up its networking as ``dockyard run`` would."""
+        from runtime.network import Request
+
+        container = self.make(name)
+        container.attachment = self.networks.setup(Request(
+            container.id, name, str(container.etc), network=network, netns=container.netns, **options))
+        return container
+
+    def serve(self, container: SimContainer, port: int, text: str = "hello") -> None:
+        """busybox httpd on port inside the container, answering GET / with text."""
+        www = container.root / f"www{port}"
+        www.mkdir()
+        (www / "index.html").write_text(text + "\n")
+        server = subprocess.Popen(container.command("httpd", "-f", "-p", str(port), "-h", f"/www{port}"))
+        self.servers.append(server)
+        wait_listening(container, port)
+
+    def teardown(self) -> list[str]:
+        """Remove everything; return what was left behind."""
+        from pyroute2 import netns
+
+        for server in self.servers:
+            server.kill()
+            server.wait()
+        for container in self.containers:
+            self.networks.forget(container.id)
+            if os.path.exists(container.netns):
+                netns.remove(container.netns)
+        self.networks.destroy_all()
+        left = [f"link {name}" for name in links() if name.startswith("dyt") or
+                any(name.startswith(f"dy{c.id[:11]}") for c in self.containers)]
+        left += [f"nft table {t}" for t in nft_tables() if self.settings["nftables-table"] in t]
+        left += [f"namespace {c.netns}" for c in self.containers if os.path.exists(c.netns)]
+        records = self.root / "networks"
+        left += [f"record {p.name}" for p in records.rglob("*.json") if p.name != "settings.json"]
+        return left
+
+
+def wait_listening(container: SimContainer, port: int, timeout: float = 5.0) -> None:
+    """Until something listens on port inside the container's namespace."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    netstat = ["nsenter", f"--net={container.netns}", BUSYBOX, "netstat", "-ltn"]  # the host's /proc
+    while time.monotonic() < deadline:
+        out = subprocess.run(netstat, capture_output=True, text=True).stdout
+        if f":{port} " in out:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on port {port} in {container.name}")
+
+
+def http_get(container: SimContainer, host: str, port: int) -> subprocess.CompletedProcess:
+    """GET / from inside container with busybox nc: stdout holds the response."""
+    return container.run("nc", "-w", "3", host, str(port), input="GET / HTTP/1.0\r\n\r\n")
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    if _skip_reason():
+        pytest.skip(_skip_reason())
+    box = Sandbox(tmp_path)
+    yield box
+    assert box.teardown() == []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _netns_dir():
+    """pyroute2 makes the namespace directory a shared bind mount of itself (as
+    ``ip netns`` does /run/netns); undo that once the session is over."""
+    yield
+    if NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
+        subprocess.run(["umount", str(NETNS_DIR)], capture_output=True)
+        shutil.rmtree(NETNS_DIR.parent, ignore_errors=True)
