@@ -77,9 +77,14 @@ def read_patterns(text: str) -> list[str]:
 
 
 def compile_pattern(pattern: str) -> Pattern:
-    """One .dockerignore line (``!`` included) as a matcher."""
+    """One .dockerignore line (``!`` included) as a matcher; it covers what is below a match."""
     exclusion = pattern.startswith("!")
     text = clean(pattern[1:] if exclusion else pattern)
+    return Pattern(text, exclusion, re.compile(translate(text) + "(/.*)?$", re.DOTALL))
+
+
+def translate(text: str) -> str:
+    """A Go ``filepath.Match`` pattern plus ``**`` as an anchored-at-start regex (no end)."""
     regex = ["^"]
     i = 0
     while i < len(text):
@@ -101,8 +106,7 @@ def compile_pattern(pattern: str) -> Pattern:
         elif ch == "[":
             end = _class_end(text, i)
             if end < 0:
-                raise IgnoreFileError(f"invalid .dockerignore pattern {pattern!r}: "
-                                      "unclosed character class")
+                raise IgnoreFileError(f"invalid pattern {text!r}: unclosed character class")
             body = text[i:end]
             if body.startswith("!"):
                 body = "^" + body[1:]
@@ -112,8 +116,7 @@ def compile_pattern(pattern: str) -> Pattern:
             regex.append("\\" + ch)
         else:
             regex.append(ch)
-    regex.append("(/.*)?$")
-    return Pattern(text, exclusion, re.compile("".join(regex), re.DOTALL))
+    return "".join(regex)
 
 
 def _class_end(text: str, start: int) -> int:

@@ -1,0 +1,479 @@
+"""The builder: a parsed Dockerfile and a context in, an image in the store out.
+
+Stages are resolved first: only those the target needs (through FROM,
+``COPY --from`` and ``RUN --mount=from=``) are built, each as an asyncio
+task that waits for the stages it needs, so independent stages build
+concurrently. Within a stage, each step is expanded with the stage's
+variables (``dockerfile.scope``), keyed for the cache, and either found in
+the cache or executed: metadata steps change the config, COPY/ADD stage
+files into a fresh directory, RUN runs a container; a directory of changes
+becomes one reproducible layer.
+
+Everything a build writes is held by a store lease until the image is
+tagged, and nothing is tagged unless every stage succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ocispec import mediatypes
+from ocispec.digest import Digest
+from ocispec.manifest import Descriptor
+from ocispec.reference import Reference
+
+from ..errors import DockyardError
+from ..layers.store import chain_id
+from ..store import ImageStore
+from . import container, transfer
+from .cache import BuildCache, CachedLayer, step_key
+from .context import BuildContext
+from .dockerfile import instructions as ins
+from .dockerfile import parse
+from .dockerfile.scope import StageScope, env_from_list, expand_from, global_args, platform_args
+from .image import ImageState, timestamp
+from .layertar import LayerBlob, is_empty, write_layer
+
+_METADATA = (ins.Env, ins.Label, ins.Cmd, ins.Entrypoint, ins.User, ins.Expose, ins.Volume,
+             ins.StopSignal, ins.Shell, ins.Healthcheck, ins.Onbuild, ins.Maintainer)
+
+
+@dataclass
+class BuildOptions:
+    tags: list[Reference] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    no_cache: bool = False
+    pull: bool = False
+    platform: str = "linux/amd64"
+    labels: dict[str, str] = field(default_factory=dict)
+    compression: str = "gzip"
+    docker_format: bool = False
+    epoch: int | None = None          # SOURCE_DATE_EPOCH
+
+
+@dataclass
+class StageResult:
+    state: ImageState
+    key: str                      # cache key of its last step
+    chain: list[Digest]           # chain IDs of its layers, bottom first
+
+
+class Output:
+    """BuildKit-style plain progress: ``#N`` step headers, output, CACHED/DONE lines."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.counter = 0
+
+    def step(self, title: str) -> int:
+        self.counter += 1
+        self.write(f"#{self.counter} {title}")
+        return self.counter
+
+    def write(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+
+class Builder:
+    def __init__(self, store: ImageStore, dockerfile: ins.Dockerfile, context: BuildContext,
+                 options: BuildOptions, out: TextIO = sys.stderr,
+                 pull=None) -> None:  # pull: async (Reference) -> None, fetches a missing base
+        self.store = store
+        self.dockerfile = dockerfile
+        self.context = context
+        self.options = options
+        self.output = Output(out)
+        self.cache = BuildCache(store.root / "build-cache")
+        self.pull = pull
+        self.globals = global_args(dockerfile, options.build_args,
+                                   platform_args(options.platform, options.platform))
+        self.tasks: dict[int, asyncio.Task[StageResult]] = {}
+        self.created = timestamp(options.epoch)
+        self.scratch = Path(tempfile.mkdtemp(prefix="build-", dir=self._scratch_root()))
+
+    def _scratch_root(self) -> Path:
+        path = self.store.root / "build-cache" / "tmp"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    async def build(self) -> Descriptor:
+        """Build the target stage, store the image, tag it; returns its manifest descriptor."""
+        target = self._target()
+        try:
+            async with self.store.lease() as lease:
+                self.lease = lease
+                result = await self._stage(target.index)
+                descriptor = await self._write_image(result.state)
+                for tag in self.options.tags:
+                    await self.store.tag(tag, descriptor)
+        finally:
+            for task in self.tasks.values():
+                task.cancel()
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        return descriptor
+
+    def _target(self) -> ins.Stage:
+        if self.options.target is None:
+            return self.dockerfile.stages[-1]
+        stage = self.dockerfile.stage(self.options.target)
+        if stage is None:
+            raise DockyardError(f"target stage {self.options.target!r} could not be found")
+        return stage
+
+    def _stage(self, index: int) -> asyncio.Task[StageResult]:
+        """The task building stage ``index`` (started on first need, shared after)."""
+        if index not in self.tasks:
+            self.tasks[index] = asyncio.ensure_future(
+                StageBuild(self, self.dockerfile.stages[index]).run())
+        return self.tasks[index]
+
+    def stage_named(self, name: str, before: int) -> ins.Stage | None:
+        stage = self.dockerfile.stage(name)
+        return stage if stage is not None and stage.index < before else None
+
+    async def _write_image(self, state: ImageState) -> Descriptor:
+        state.labels(self.options.labels)
+        state.finish(self.created)
+        config_bytes = state.config_bytes()
+        config_type = mediatypes.DOCKER_CONFIG if self.options.docker_format else \
+            mediatypes.OCI_CONFIG
+        config_digest = await self._put(config_bytes)
+        config = Descriptor(config_type, config_digest, len(config_bytes))
+        media_type, manifest = state.manifest_bytes(config, self.options.docker_format)
+        digest = await self._put(manifest)
+        return Descriptor(media_type, digest, len(manifest))
+
+    async def _put(self, data: bytes) -> Digest:
+        digest = Digest.of(data)
+        await self.lease.add(digest)
+        return await self.store.put_blob(data, digest)
+
+    async def layer_dirs(self, chain: list[Digest]) -> list[Path]:
+        return [self.store.layers.path(cid) for cid in reversed(chain)]
+
+    async def unpack(self, chain: list[Digest], layer: Descriptor, diff_id: Digest) -> Digest:
+        """Unpack a layer this build made or found cached; returns its chain ID."""
+        parent = chain[-1] if chain else None
+        await self.lease.add(layer.digest, chain_id(parent, diff_id))
+        info = await self.store.layers.unpack(self.store.blobs.path(layer.digest), diff_id,
+                                              parent)
+        return info.chain_id
+
+
+class StageBuild:
+    """One stage, step by step."""
+
+    def __init__(self, builder: Builder, stage: ins.Stage) -> None:
+        self.b = builder
+        self.stage = stage
+        self.label = stage.name or f"stage-{stage.index}"
+        self.total = len(stage.instructions) + 1
+
+    async def run(self) -> StageResult:
+        source = expand_from(self.stage, self.b.globals, self.b.dockerfile)
+        self.b.output.step(f"[{self.label} 1/{self.total}] FROM {source.image}")
+        result = await self._base(source)
+        scope = StageScope(self.b.dockerfile, self.b.options.build_args, self.b.globals,
+                           env=env_from_list(result.state.env))
+        triggers = result.state.run_config.pop("OnBuild", None) or []
+        steps = [*self._triggers(triggers), *self.stage.instructions]
+        for number, instruction in enumerate(steps, 2):
+            expanded, used = scope.step(instruction)
+            result = await self._step(result, expanded, used, scope, number)
+        return result
+
+    def _triggers(self, expressions: list[str]) -> list[ins.Instruction]:
+        if not expressions:
+            return []
+        parsed = parse("FROM scratch\n" + "\n".join(expressions) + "\n", "ONBUILD")
+        return parsed.stages[0].instructions
+
+    async def _base(self, source: ins.From) -> StageResult:
+        if source.image.lower() == "scratch":
+            platform = source.platform or self.b.options.platform
+            return StageResult(ImageState.scratch(platform), step_key("scratch", platform), [])
+        earlier = self.b.stage_named(source.image, self.stage.index)
+        if earlier is not None:
+            parent = await self.b._stage(earlier.index)
+            return StageResult(parent.state.copy(), parent.key, list(parent.chain))
+        return await self._image(source.image)
+
+    async def _image(self, name: str) -> StageResult:
+        from ..localimages import find, platform_manifest
+        from ..platforms import Platform
+        from ..store.errors import ImageNotFound
+
+        reference = Reference.parse(name)
+        try:
+            if self.b.options.pull:
+                raise ImageNotFound(name)
+            _, entry = await find(self.b.store, name)
+        except ImageNotFound:
+            if self.b.pull is None:
+                raise DockyardError(f"base image {name} is not in the local store") from None
+            await self.b.pull(reference)
+            _, entry = await find(self.b.store, name)
+        descriptor = await platform_manifest(self.b.store, entry,
+                                             Platform.parse(self.b.options.platform))
+        await self.b.lease.add(descriptor.digest)
+        manifest = await self.b.store.manifest(descriptor)
+        config = await self.b.store.config(descriptor)
+        infos = await self.b.store.unpack(descriptor)
+        state = ImageState.from_base(config, list(manifest.layers))
+        return StageResult(state, step_key("image", str(descriptor.digest)),
+                           [info.chain_id for info in infos])
+
+    async def _step(self, result: StageResult, instruction: ins.Instruction,
+                    used: Mapping[str, str], scope: StageScope, number: int) -> StageResult:
+        title = f"[{self.label} {number}/{self.total}] {instruction.text}"
+        state = result.state
+        if isinstance(instruction, ins.Arg):
+            return StageResult(state, step_key(result.key, instruction.text, used), result.chain)
+        if isinstance(instruction, _METADATA):
+            state.apply(instruction)
+            state.history(_created_by(instruction), self.b.created, empty_layer=True)
+            return StageResult(state, step_key(result.key, repr(instruction), used),
+                               result.chain)
+        started = time.monotonic()
+        step = self.b.output.step(title)
+        if isinstance(instruction, ins.Workdir):
+            state.apply(instruction)
+        content = await self._sources_key(instruction)
+        key = step_key(result.key, repr(instruction), used, content)
+        cached = None if self.b.options.no_cache else self.b.cache.get(key)
+        if cached is not None and (cached.layer is None
+                                   or await self.b.store.has_blob(cached.layer.digest)):
+            self.b.output.write(f"#{step} CACHED")
+        else:
+            cached = await self._execute(result, instruction, scope, step)
+            self.b.cache.put(key, cached.layer, cached.diff_id)
+            self.b.output.write(f"#{step} DONE {time.monotonic() - started:.1f}s")
+        chain = list(result.chain)
+        if cached.layer is not None and cached.diff_id is not None:
+            state.add_layer(LayerBlob(cached.layer.digest, cached.diff_id, cached.layer.size,
+                                      cached.layer.media_type))
+            chain.append(await self.b.unpack(result.chain, cached.layer, cached.diff_id))
+        state.history(_created_by(instruction, used, state.shell), self.b.created,
+                      empty_layer=cached.layer is None)
+        return StageResult(state, key, chain)
+
+    async def _sources_key(self, instruction: ins.Instruction) -> str | None:
+        """What COPY/ADD read: the context's content hash, or the source stage's key."""
+        if isinstance(instruction, ins.Copy) and instruction.from_:
+            return (await self._from(instruction.from_)).key
+        if isinstance(instruction, ins.Copy | ins.Add):
+            local = tuple(s for s in instruction.sources if not _is_url(s))
+            matches = self.b.context.match(local, instruction.keyword)
+            return await asyncio.to_thread(self.b.context.content_digest, matches)
+        return None
+
+    async def _execute(self, result: StageResult, instruction: ins.Instruction,
+                       scope: StageScope, step: int) -> CachedLayer:
+        work = Path(tempfile.mkdtemp(dir=self.b.scratch))
+        try:
+            if isinstance(instruction, ins.Run):
+                upper = await self._run(result, instruction, scope, work, step)
+            else:
+                upper = work / "upper"
+                upper.mkdir()
+                await self._transfer(result, instruction, upper)
+            if is_empty(upper):
+                return CachedLayer(None, None)
+            layer = await asyncio.to_thread(write_layer, upper, self.b.store.blobs,
+                                            self.b.options.compression, self.b.options.epoch)
+            await self.b.lease.add(layer.digest)
+            return CachedLayer(Descriptor(layer.media_type, layer.digest, layer.size),
+                               layer.diff_id)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+
+    async def _run(self, result: StageResult, run: ins.Run, scope: StageScope, work: Path,
+                   step: int) -> Path:
+        state = result.state
+        layers = await self.b.layer_dirs(result.chain)
+        view = transfer.RootView(layers)
+        uid, gid = transfer.owner(state.run_config.get("User") or None, view) \
+            if state.run_config.get("User") else (0, 0)
+        env = {**scope.run_environment()}
+        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        spec = container.RunSpec(
+            argv=container.run_argv(run, state.shell), env=env,
+            cwd=state.run_config.get("WorkingDir") or "/", uid=uid, gid=gid,
+            network=run.network or "default", mounts=await self._mounts(run, state))
+        started = time.monotonic()
+
+        def show(chunk: bytes) -> None:
+            for line in chunk.decode(errors="replace").splitlines():
+                self.b.output.write(f"#{step} {time.monotonic() - started:.3f} {line}")
+
+        try:
+            return await container.run_step(work, layers, spec, show)
+        except container.RunFailed as err:
+            self.b.output.write(f"#{step} ERROR: {err}")
+            raise
+
+    async def _mounts(self, run: ins.Run, state: ImageState) -> list[dict]:
+        mounts = []
+        for mount in run.mounts:
+            target = posixpath.join(state.run_config.get("WorkingDir") or "/", mount.target or "")
+            if mount.type == "cache":
+                source = self.b.cache.mount_dir(mount.id or target)
+                mounts.append({"destination": target, "type": "bind", "source": str(source),
+                               "options": ["rbind", "ro" if mount.readonly else "rw"]})
+            elif mount.type == "tmpfs":
+                mounts.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev"]})
+            elif mount.type == "bind":
+                source = await self._bind_source(mount)
+                # read-only always: a writable bind would change the context itself
+                mounts.append({"destination": target, "type": "bind", "source": str(source),
+                               "options": ["rbind", "ro"]})
+            else:
+                raise DockyardError(f"RUN --mount=type={mount.type} is not supported yet")
+        return mounts
+
+    async def _bind_source(self, mount: ins.Mount) -> Path:
+        relative = (mount.source or "").lstrip("/")
+        if mount.from_ is None:
+            return self.b.context.root / relative
+        layers = await self._from_layers(mount.from_)
+        for layer in layers:
+            if (layer / relative).exists():
+                return layer / relative
+        raise DockyardError(f"--mount from={mount.from_}: {mount.source} not found")
+
+    async def _from(self, name: str) -> StageResult:
+        """What ``--from`` names: an earlier stage, else an image (pulled if missing)."""
+        earlier = self.b.stage_named(name, self.stage.index)
+        if earlier is not None:
+            return await self.b._stage(earlier.index)
+        return await self._image(name)
+
+    async def _from_layers(self, name: str) -> list[Path]:
+        return await self.b.layer_dirs((await self._from(name)).chain)
+
+    async def _transfer(self, result: StageResult, instruction: ins.Instruction,
+                        upper: Path) -> None:
+        state = result.state
+        workdir = state.run_config.get("WorkingDir")
+        view = transfer.RootView(await self.b.layer_dirs(result.chain))
+        if isinstance(instruction, ins.Workdir):
+            path = instruction.path if instruction.path.startswith("/") else workdir or "/"
+            stager = transfer.Stager(upper, view, 0, 0)
+            if view.lstat(path) is None:
+                stager.parents(path)
+                stager.directory(path, None)
+            return
+        assert isinstance(instruction, ins.Copy | ins.Add)
+        uid, gid = transfer.owner(instruction.chown, view)
+        chmod = int(instruction.chmod, 8) if instruction.chmod else None
+        stager = transfer.Stager(upper, view, uid, gid, chmod)
+        dest = transfer.destination(instruction.dest, workdir)
+        count = len(instruction.sources) + len(instruction.heredocs)
+        dest_is_dir = instruction.dest.endswith("/") or count > 1 or stager.is_dir(dest)
+        for doc in instruction.heredocs:
+            path = posixpath.join(dest, doc.name) if dest_is_dir else dest
+            stager.data(doc.content.encode(), path, self.b.options.epoch)
+        if isinstance(instruction, ins.Copy) and instruction.from_:
+            await self._copy_from(instruction, stager, dest, dest_is_dir)
+            return
+        local = tuple(s for s in instruction.sources if not _is_url(s))
+        matches = self.b.context.match(local, instruction.keyword) if local else []
+        if isinstance(instruction, ins.Add):
+            for url in (s for s in instruction.sources if _is_url(s)):
+                await self._download(url, instruction.checksum, stager, dest, dest_is_dir)
+            archives = [m for m in matches if not m.is_dir and transfer.is_archive(m.path)]
+            for archive in archives:
+                await asyncio.to_thread(stager.extract, archive.path, dest)
+            matches = [m for m in matches if m not in archives]
+        await asyncio.to_thread(stager.copy, self.b.context, matches, dest, dest_is_dir)
+
+    async def _copy_from(self, copy: ins.Copy, stager: transfer.Stager, dest: str,
+                         dest_is_dir: bool) -> None:
+        """``COPY --from``: sources read from another stage's or an image's file system."""
+        assert copy.from_ is not None
+        layers = await self._from_layers(copy.from_)
+        root = Path(tempfile.mkdtemp(dir=self.b.scratch))
+        try:
+            await asyncio.to_thread(_merge_layers, layers, root)
+            context = BuildContext.directory(root)
+            context.ignore.patterns = []
+            matches = context.match(copy.sources, "COPY")
+            await asyncio.to_thread(stager.copy, context, matches, dest, dest_is_dir)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, root, True)
+
+    async def _download(self, url: str, checksum: str | None, stager: transfer.Stager,
+                        dest: str, dest_is_dir: bool) -> None:
+        import email.utils
+
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url) as response:
+                if response.status != 200:
+                    raise DockyardError(f"ADD {url}: HTTP {response.status}")
+                data = await response.read()
+                modified = response.headers.get("Last-Modified")
+        if checksum and str(Digest.of(data)) != checksum:
+            raise DockyardError(f"ADD {url}: digest mismatch: expected {checksum}, "
+                                f"got {Digest.of(data)}")
+        name = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
+        mtime = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
+        path = posixpath.join(dest, name) if dest_is_dir else dest
+        await asyncio.to_thread(stager.data, data, path, mtime)
+
+
+def _merge_layers(layers: list[Path], root: Path) -> None:
+    """Materialise a stage's file system (layers top first) for COPY --from, bottom up."""
+    for layer in reversed(layers):
+        for dirpath, dirnames, filenames in os.walk(layer):
+            relative = Path(dirpath).relative_to(layer)
+            for name in dirnames + filenames:
+                source, target = Path(dirpath) / name, root / relative / name
+                st = os.lstat(source)
+                if os.path.lexists(target) and not (target.is_dir() and
+                                                    Path(source).is_dir()):
+                    if target.is_dir() and not target.is_symlink():
+                        shutil.rmtree(target)
+                    else:
+                        target.unlink()
+                if st.st_rdev == 0 and (st.st_mode & 0o170000) == 0o020000:
+                    continue  # whiteout: stays deleted
+                if Path(source).is_dir() and not Path(source).is_symlink():
+                    target.mkdir(exist_ok=True)
+                    shutil.copystat(source, target)
+                    os.chown(target, st.st_uid, st.st_gid)
+                elif Path(source).is_symlink():
+                    os.symlink(os.readlink(source), target)
+                else:
+                    shutil.copy2(source, target)
+                    os.chown(target, st.st_uid, st.st_gid)
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def _created_by(instruction: ins.Instruction, used: Mapping[str, str] = {},
+                shell: tuple[str, ...] = ()) -> str:
+    """The history line Docker writes for a step."""
+    if isinstance(instruction, ins.Run):
+        args = f"|{len(used)} " + " ".join(f"{k}={v}" for k, v in used.items()) + " " \
+            if used else ""
+        return f"RUN {args}{' '.join(container.run_argv(instruction, shell))} # buildkit"
+    if isinstance(instruction, ins.Copy | ins.Add):
+        return f"{instruction.text} # buildkit"
+    return instruction.text

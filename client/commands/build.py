@@ -1,0 +1,207 @@
+"""``dockyard build [OPTIONS] CONTEXT``: build an image from a Dockerfile.
+
+CONTEXT is a directory, a tar archive, or ``-`` (stdin holds a Dockerfile,
+or a tar context). Options follow ``docker build``; progress is BuildKit's
+plain format on stderr, and the image ID goes to stdout at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from ..errors import DockyardError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ..context import Context
+
+HELP = "Build an image from a Dockerfile"
+
+
+def register(subcommands: argparse._SubParsersAction) -> None:
+    parser = subcommands.add_parser("build", help=HELP, description=HELP)
+    parser.add_argument("context", metavar="CONTEXT", help="Directory, tar archive or -")
+    parser.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]",
+                        help="Name and optionally a tag for the image (repeatable)")
+    parser.add_argument("-f", "--file", metavar="PATH",
+                        help="The Dockerfile (default: CONTEXT/Dockerfile; - for stdin)")
+    parser.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]",
+                        help="Set a build-time variable (KEY alone takes it from the "
+                             "environment)")
+    parser.add_argument("--target", help="Build this stage and the ones it needs")
+    parser.add_argument("--no-cache", action="store_true", help="Do not use the build cache")
+    parser.add_argument("--pull", action="store_true", help="Always pull base images")
+    parser.add_argument("--platform", metavar="OS/ARCH[/VARIANT]",
+                        help="Target platform (default: this machine's)")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE",
+                        help="Set a label on the image")
+    parser.add_argument("--compress", choices=("gzip", "zstd"), default="gzip",
+                        help="Layer compression (default gzip)")
+    parser.add_argument("--format", choices=("oci", "docker"), default="oci",
+                        help="Manifest format (default oci)")
+    parser.add_argument("--push", action="store_true", help="Push the tagged image when built")
+    parser.add_argument("--output", metavar="type=oci,dest=PATH",
+                        help="Also write the image as an OCI archive")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="Suppress the build output and print the image ID on success")
+    parser.set_defaults(run=run)
+
+
+def _pairs(values: list[str], what: str, environ: dict[str, str] | None = None
+           ) -> dict[str, str]:
+    result = {}
+    for value in values:
+        key, has_value, text = value.partition("=")
+        if not key:
+            raise DockyardError(f"invalid {what} {value!r}: expected KEY=VALUE")
+        if not has_value:
+            if environ is None:
+                raise DockyardError(f"invalid {what} {value!r}: expected KEY=VALUE")
+            if key not in environ:
+                continue  # docker build: KEY alone, unset in the environment, is skipped
+            text = environ[key]
+        result[key] = text
+    return result
+
+
+def _output_dest(spec: str | None) -> str | None:
+    if spec is None:
+        return None
+    fields = dict(item.partition("=")[::2] for item in spec.split(","))
+    if fields.get("type") != "oci" or not fields.get("dest"):
+        raise DockyardError(f"unsupported --output {spec!r}: expected type=oci,dest=PATH")
+    return fields["dest"]
+
+
+def _load_context(args: argparse.Namespace, scratch: "Path") -> tuple["Path", str, str]:
+    """(context directory, Dockerfile text, its name for messages)."""
+    import tarfile
+    from pathlib import Path
+
+    from ..build.context import BuildContext
+
+    stdin_text = None
+    if args.context == "-":
+        data = sys.stdin.buffer.read()
+        archive = scratch / "context.tar"
+        archive.write_bytes(data)
+        root = scratch / "context"
+        root.mkdir()
+        if tarfile.is_tarfile(archive):
+            BuildContext.extract_tar(archive, root)
+        else:
+            stdin_text = data.decode()
+    elif Path(args.context).is_file():
+        root = scratch / "context"
+        root.mkdir()
+        BuildContext.extract_tar(Path(args.context), root)
+    elif Path(args.context).is_dir():
+        root = Path(args.context)
+    else:
+        raise DockyardError(f"unable to prepare context: path {args.context!r} not found")
+    if args.file == "-":
+        return root, sys.stdin.read(), "Dockerfile"
+    if stdin_text is not None and args.file is None:
+        return root, stdin_text, "Dockerfile"
+    path = Path(args.file) if args.file else root / "Dockerfile"
+    if args.file and args.context != "-" and not path.exists() and (root / args.file).exists():
+        path = root / args.file
+    try:
+        return root, path.read_text(), str(args.file or "Dockerfile")
+    except FileNotFoundError:
+        raise DockyardError(f"failed to read dockerfile: open {path}: no such file or directory"
+                            ) from None
+
+
+async def run(args: argparse.Namespace, ctx: "Context") -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from ocispec.reference import Reference
+
+    from ..build.builder import Builder, BuildOptions
+    from ..build.container import RunFailed
+    from ..build.context import BuildContext
+    from ..build.dockerfile import parse
+    from ..build.dockerfile.scope import unconsumed_build_args
+    from ..platforms import host_platform
+
+    store = await ctx.image_store()
+    scratch = Path(tempfile.mkdtemp(prefix="context-"))
+    try:
+        root, text, name = _load_context(args, scratch)
+        dockerfile = parse(text, name)
+        dockerfile_path = Path(args.file) if args.file and args.file != "-" else None
+        context = BuildContext.directory(root, dockerfile_path)
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        options = BuildOptions(
+            tags=[Reference.parse(tag) for tag in args.tag],
+            build_args=_pairs(args.build_arg, "--build-arg", dict(os.environ)),
+            target=args.target, no_cache=args.no_cache, pull=args.pull,
+            platform=args.platform or str(host_platform()),
+            labels=_pairs(args.label, "--label"), compression=args.compress,
+            docker_format=args.format == "docker", epoch=int(epoch) if epoch else None)
+        out = open(os.devnull, "w") if args.quiet else sys.stderr
+        for warning in dockerfile.warnings:
+            print(f"WARNING: {warning}", file=out)
+        unused = unconsumed_build_args(dockerfile, options.build_args)
+        if unused:
+            print(f"[Warning] One or more build-args {unused} were not consumed", file=out)
+        async with ctx.registry_client() as client:
+            builder = Builder(store, dockerfile, context, options, out,
+                              pull=lambda ref: _pull(store, client, ref, options.platform))
+            try:
+                descriptor = await builder.build()
+            except RunFailed as err:
+                print(f"ERROR: {err}", file=sys.stderr)
+                return err.code
+            if args.push:
+                await _push(store, client, options.tags, descriptor)
+        if args.output:
+            await _export(store, options.tags, descriptor, _output_dest(args.output))
+        config = await store.manifest(descriptor)
+        image_id = config.config.digest if config.config else descriptor.digest
+        for tag in options.tags:
+            print(f"Successfully tagged {tag.familiar()}", file=out)
+        print(str(image_id))
+        return 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def _pull(store, client, reference, platform: str) -> None:
+    from ..platforms import Platform
+    from ..progress import display_for
+    from ..pull import Puller
+
+    display = display_for(False, sys.stderr)
+    with display:
+        await Puller(store, client, display, platform=Platform.parse(platform)).pull(reference)
+
+
+async def _push(store, client, tags, descriptor) -> None:
+    from ..localimages import with_repo_digest
+    from ..progress import display_for
+    from ..push import Pusher
+
+    if not tags:
+        raise DockyardError("--push needs a name: give one with -t")
+    display = display_for(False, sys.stderr)
+    with display:
+        pusher = Pusher(store, client, display)
+        for tag in tags:
+            result = await pusher.push(tag, descriptor)
+            await store.tag(tag, with_repo_digest(descriptor, result.digest))
+
+
+async def _export(store, tags, descriptor, dest: str | None) -> None:
+    from ..store.archive import save
+
+    images = [(tag, descriptor) for tag in tags] or [(None, descriptor)]
+    with open(dest, "wb") as out:
+        await save(store, images, out, format="oci")
