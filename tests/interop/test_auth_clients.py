@@ -6,7 +6,9 @@ and podman (``login``, ``push``, ``pull``, with ``--cert-dir`` and a throw-away
 ``--authfile``) each push an image and pull it back; a wrong password and a
 repository outside the user's rules fail cleanly in each.  Certificates are
 checked for real: the cert dirs hold only the test CA (``ca.crt``), as
-``/etc/containers/certs.d/<host:port>/`` would.
+``/etc/containers/certs.d/<host:port>/`` would.  Last, the CNCF registry
+(Debian's ``docker-registry``) is given the certificate of Dockyard's signing
+key and must accept Dockyard's tokens, as it would an auth server's.
 
 podman keeps images in storage of its own; here that is a temporary
 ``--root``/``--runroot``/``--tmpdir`` (not /run/libpod) on the vfs driver (no overlay mounts to clean up),
@@ -15,16 +17,27 @@ emptied with ``rmi`` and removed after the test.  Nothing runs a container.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
+import ssl
 import subprocess
 import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from aiohttp import encode_basic_auth
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 
+from bench.common import Server, free_port, http_request
+from registry.auth.keys import load_private_key
 from registry.auth.passwords import PasswordFile
 from registry.auth.tls import create_certificates
 
@@ -207,3 +220,56 @@ def test_podman_login_with_a_wrong_password(podman, secure_registry):
     failed_cleanly(result, "unauthorized", "invalid username/password")
     assert not (podman.root / "auth.json").exists() or \
         secure_registry.address not in (podman.root / "auth.json").read_text()
+
+
+# -- distribution
+
+
+def self_signed(key_path: Path, out: Path) -> Path:
+    """A certificate for the key in ``key_path``: what distribution's rootcertbundle wants."""
+    key = load_private_key(str(key_path))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard token issuer")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    out.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return out
+
+
+@needs("docker-registry", "docker-registry")
+def test_distribution_trusts_dockyards_tokens(secure_registry, tmp_path):
+    """The CNCF registry, given the certificate of Dockyard's signing key, accepts its tokens:
+    the JWT format, the libtrust ``kid`` and the claims are what distribution expects."""
+    bundle = self_signed(secure_registry.workdir / "token.key", tmp_path / "bundle.pem")
+    port = free_port()
+    config = {"version": 0.1, "log": {"level": "error"},
+              "http": {"addr": f"127.0.0.1:{port}"},
+              "storage": {"filesystem": {"rootdirectory": str(tmp_path / "storage")}},
+              "auth": {"token": {"realm": f"https://{secure_registry.address}/auth/token",
+                                 "service": "dockyard-interop", "issuer": "dockyard",
+                                 "rootcertbundle": str(bundle)}}}
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(config))
+    server = Server("distribution", ["docker-registry", "serve", str(tmp_path / "config.yml")],
+                    port, tmp_path / "distribution.log")
+    context = ssl.create_default_context(cafile=str(secure_registry.cert_dir / "ca.crt"))
+
+    def token(scope: str) -> str:
+        query = urllib.parse.urlencode({"service": "dockyard-interop", "scope": scope})
+        request = urllib.request.Request(
+            f"https://{secure_registry.address}/auth/token?{query}",
+            headers={"Authorization": encode_basic_auth(USER, PASSWORD)})
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            return json.load(response)["token"]
+
+    with server:
+        tags = f"{server.base_url}/v2/team-a/app/tags/list"
+        granted = http_request("GET", tags, headers={
+            "Authorization": f"Bearer {token('repository:team-a/app:pull')}"})
+        assert granted.status == 404, granted.body  # through the check: NAME_UNKNOWN
+        assert b"NAME_UNKNOWN" in granted.body
+        other = http_request("GET", tags, headers={
+            "Authorization": f"Bearer {token('repository:team-a/web:pull')}"})
+        assert other.status == 401
