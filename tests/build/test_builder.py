@@ -1,0 +1,311 @@
+"""``dockyard build`` end to end: real RUN containers over a busybox image built by the tests.
+
+Needs root (containers, overlay mounts, file ownership) and Debian's
+busybox-static; the busybox base image is itself built with ``dockyard
+build`` (FROM scratch + COPY), so no registry or download is involved.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from client.cli import main
+
+BUSYBOX = shutil.which("busybox")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="building runs containers: needs root"),
+    pytest.mark.skipif(BUSYBOX is None, reason="needs busybox-static (Debian package)"),
+]
+APPLETS = ("sh", "echo", "cat", "ls", "rm", "mkdir", "touch", "id", "pwd", "test", "true",
+           "false", "env", "printf")
+
+
+def write_context(directory: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return directory
+
+
+class Dockyard:
+    """The CLI in-process against one store root."""
+
+    def __init__(self, root: Path, capsys) -> None:
+        self.root = root
+        self.capsys = capsys
+
+    def __call__(self, *args: str) -> tuple[int, str, str]:
+        code = main(["--root", str(self.root), *args])
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def build(self, context: Path, *args: str) -> tuple[int, str, str]:
+        return self("build", *args, str(context))
+
+    def image(self, name: str) -> tuple[dict, dict]:
+        """(manifest, config) of a tagged image, read from the OCI layout."""
+        layout = self.root / "store"
+        index = json.loads((layout / "index.json").read_text())
+        for entry in index["manifests"]:
+            ref = entry.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
+            if ref.endswith("/" + name) or ref == name:
+                manifest = json.loads(self.blob(entry["digest"]))
+                return manifest, json.loads(self.blob(manifest["config"]["digest"]))
+        raise KeyError(name)
+
+    def blob(self, digest: str) -> bytes:
+        return (self.root / "store" / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
+
+    def layer_names(self, name: str) -> list[list[str]]:
+        manifest, _ = self.image(name)
+        names = []
+        for layer in manifest["layers"]:
+            with tarfile.open(fileobj=io.BytesIO(self.blob(layer["digest"]))) as tar:
+                names.append([member.name for member in tar])
+        return names
+
+
+@pytest.fixture
+def dockyard(tmp_path, capsys) -> Dockyard:
+    tool = Dockyard(tmp_path / "root", capsys)
+    rootfs = tmp_path / "busybox" / "rootfs"
+    (rootfs / "bin").mkdir(parents=True)
+    (rootfs / "tmp").mkdir()
+    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
+    for applet in APPLETS:
+        (rootfs / "bin" / applet).symlink_to("busybox")
+    write_context(rootfs.parent, {
+        "rootfs/etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        "rootfs/etc/group": "root:x:0:\napp:x:1000:\n",
+        "Dockerfile": 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n'})
+    code, _, err = tool.build(rootfs.parent, "-q", "-t", "busybox:test")
+    assert code == 0, err
+    yield tool
+    mounts = Path("/proc/mounts").read_text()
+    assert str(tmp_path) not in mounts  # no build leaves a mount behind
+
+
+def test_every_instruction_and_the_config(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+ARG VERSION=1.0
+ENV APP_HOME=/srv/app PATH=/srv/app/bin:$PATH
+LABEL org.example.version=$VERSION
+WORKDIR $APP_HOME
+COPY --chown=app:app hello.txt ./
+ADD data.tar.gz /data/
+RUN echo "built $VERSION" > built.txt && id -u > /uid
+USER app
+EXPOSE 8080 53/udp
+VOLUME /var/lib/app
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --retries=2 CMD ["true"]
+SHELL ["/bin/sh", "-e", "-c"]
+ONBUILD RUN echo child
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD echo $APP_HOME
+""", "hello.txt": "hello\n"})
+    with tarfile.open(context / "data.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("inner/file.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"data\n"))
+    code, out, err = dockyard.build(context, "-t", "app:1", "--label", "extra=yes")
+    assert code == 0, err
+    manifest, config = dockyard.image("app:1")
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    run = config["config"]
+    assert run["Env"] == ["PATH=/srv/app/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                          "/sbin:/bin", "APP_HOME=/srv/app"]
+    assert run["Labels"] == {"org.example.version": "1.0", "extra": "yes"}
+    assert run["WorkingDir"] == "/srv/app"
+    assert run["User"] == "app"
+    assert run["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert run["Volumes"] == {"/var/lib/app": {}}
+    assert run["StopSignal"] == "SIGTERM"
+    assert run["Healthcheck"] == {"Test": ["CMD", "true"], "Interval": 30 * 10**9, "Retries": 2}
+    assert run["Shell"] == ["/bin/sh", "-e", "-c"]
+    assert run["OnBuild"] == ["RUN echo child"]
+    assert run["Entrypoint"] == ["/bin/sh", "-c"]
+    assert run["Cmd"] == ["/bin/sh", "-e", "-c", "echo $APP_HOME"]
+    assert len(config["rootfs"]["diff_ids"]) == len(manifest["layers"]) == 5
+    layered = [h for h in config["history"] if not h.get("empty_layer")]
+    assert len(layered) == 5
+    assert config["history"][-1]["created_by"] == "CMD echo $APP_HOME"
+    assert any(h["created_by"].startswith("RUN |1 VERSION=1.0 /bin/sh -c echo")
+               for h in config["history"])
+    names = dockyard.layer_names("app:1")
+    assert names[1] == ["srv", "srv/app"]                       # WORKDIR made the directory
+    assert names[2] == ["srv", "srv/app", "srv/app/hello.txt"]
+    assert "data/inner/file.txt" in names[3]                   # ADD unpacked the archive
+    assert sorted(names[4]) == ["srv", "srv/app", "srv/app/built.txt", "uid"]
+
+
+def test_multistage_copy_from_and_target(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test AS build
+RUN mkdir /out && echo artifact > /out/app.bin
+FROM busybox:test AS unused
+RUN false
+FROM scratch AS final
+COPY --from=build /out/app.bin /app.bin
+FROM final AS debug
+COPY --from=0 /bin/busybox /bin/busybox
+"""})
+    code, _, err = dockyard.build(context, "-t", "multi:1", "--target", "final")
+    assert code == 0, err
+    assert "RUN false" not in err                      # the stage final does not need
+    assert dockyard.layer_names("multi:1") == [["app.bin"]]
+    code, _, err = dockyard.build(context, "-t", "multi:debug")
+    assert code == 0, err
+    assert dockyard.layer_names("multi:debug") == [["app.bin"], ["bin", "bin/busybox"]]
+
+
+def test_dockerignore_applies_to_copy(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM scratch\nCOPY . /ctx/\n", ".dockerignore": "*.log\nsecret/\n!keep.log\n",
+        "a.txt": "a", "debug.log": "x", "keep.log": "k", "secret/key": "s"})
+    code, _, err = dockyard.build(context, "-t", "ignored:1")
+    assert code == 0, err
+    assert dockyard.layer_names("ignored:1") == [
+        ["ctx", "ctx/.dockerignore", "ctx/Dockerfile", "ctx/a.txt", "ctx/keep.log"]]
+
+
+def test_cache_hits_and_invalidation(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN echo one > /one
+COPY src.txt /src.txt
+RUN cat /src.txt > /copy
+""", "src.txt": "v1"})
+    assert dockyard.build(context, "-t", "cache:1")[0] == 0
+    code, out, err = dockyard.build(context, "-t", "cache:1")
+    assert code == 0 and err.count("CACHED") == 3
+    first_id = out.strip()
+    (context / "src.txt").write_text("v2")
+    code, out, err = dockyard.build(context, "-t", "cache:2")
+    assert code == 0
+    assert err.count("CACHED") == 1                    # RUN echo one only
+    assert out.strip() != first_id
+    code, _, err = dockyard.build(context, "--no-cache", "-t", "cache:3")
+    assert code == 0 and "CACHED" not in err
+    code, out, _ = dockyard("builder", "prune", "-f")
+    assert code == 0 and out.startswith("Total:")
+    assert "CACHED" not in dockyard.build(context, "-t", "cache:4")[2]
+
+
+def test_deletion_in_a_later_step_hides_the_file(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN mkdir -p /d/sub && echo x > /d/sub/f && echo y > /gone
+RUN rm /gone && rm -rf /d/sub && mkdir /d/sub && echo new > /d/sub/g
+"""})
+    assert dockyard.build(context, "-t", "del:1")[0] == 0
+    assert sorted(dockyard.layer_names("del:1")[-1]) == [".wh.gone", "d", "d/sub",
+                                                         "d/sub/.wh..wh..opq", "d/sub/g"]
+    check = write_context(tmp_path / "check", {"Dockerfile": """\
+FROM del:1
+RUN test ! -e /gone && test ! -e /d/sub/f && test -e /d/sub/g
+"""})
+    code, _, err = dockyard.build(check)
+    assert code == 0, err
+
+
+def test_failing_run_stops_with_its_exit_code_and_tags_nothing(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN echo before-failure && exit 3
+RUN echo never
+"""})
+    code, _, err = dockyard.build(context, "-t", "broken:1")
+    assert code == 3
+    assert "before-failure" in err and "exit code: 3" in err and "never" not in err
+    with pytest.raises(KeyError):
+        dockyard.image("broken:1")
+
+
+def test_reproducible_with_source_date_epoch(dockyard, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox:test\nCOPY f /f\nRUN echo x > /x\n", "f": "content"})
+    digests = []
+    for _ in range(2):
+        code, out, _ = dockyard.build(context, "--no-cache", "-t", "repro:1")
+        assert code == 0
+        digests.append(out.strip())
+    assert digests[0] == digests[1]
+    _, config = dockyard.image("repro:1")
+    assert config["created"] == "2023-11-14T22:13:20Z"
+
+
+def test_heredocs_docker_format_and_zstd(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+ARG NAME=heredoc
+COPY <<EOF /etc/greeting
+hello $NAME
+EOF
+RUN <<EOF
+set -e
+test "$(cat /etc/greeting)" = "hello heredoc"
+echo ok > /ok
+EOF
+"""})
+    code, _, err = dockyard.build(context, "-t", "docs:1", "--format", "docker")
+    assert code == 0, err
+    manifest, _ = dockyard.image("docs:1")
+    assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"}
+    code, _, err = dockyard.build(context, "-t", "docs:zstd", "--compress", "zstd",
+                                  "--no-cache")
+    assert code == 0, err
+    manifest, _ = dockyard.image("docs:zstd")
+    assert manifest["layers"][-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_add_url_with_checksum(dockyard, tmp_path, file_server):
+    served, url = file_server
+    payload = gzip.compress(b"remote")
+    (served / "file.gz").write_bytes(payload)
+    good = "sha256:" + hashlib.sha256(payload).hexdigest()
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": f"FROM scratch\nADD --checksum={good} {url}/file.gz /dl/\n"})
+    code, _, err = dockyard.build(context, "-t", "url:1")
+    assert code == 0, err
+    assert dockyard.layer_names("url:1") == [["dl", "dl/file.gz"]]  # remote files stay packed
+    (context / "Dockerfile").write_text(f"FROM scratch\nADD --checksum=sha256:{'0' * 64} "
+                                        f"{url}/file.gz /dl/\n")
+    code, _, err = dockyard.build(context, "-t", "url:2")
+    assert code == 1 and "digest mismatch" in err
