@@ -15,6 +15,7 @@ event loop.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
 import re
@@ -31,6 +32,9 @@ ROUNDS = 10
 
 BCRYPT_MAX = 72
 """bcrypt reads this many bytes of a password; Apache's htpasswd ignores the rest silently."""
+
+MAX_REMEMBERED = 1024
+"""Successful checks remembered at once (the set is emptied when full)."""
 
 _BCRYPT_PREFIXES = (b"$2a$", b"$2b$", b"$2y$")
 _NAME = re.compile(r"[^:\s]{1,255}")
@@ -56,6 +60,8 @@ class PasswordFile:
         self.path = path
         self._stamp: tuple[int, int, int] | None = None
         self._entries: dict[str, bytes] = {}
+        self._secret = os.urandom(32)
+        self._verified: dict[bytes, bytes] = {}  # keyed digest of name and password -> hash
 
     @cached_property
     def _decoy(self) -> bytes:
@@ -91,13 +97,26 @@ class PasswordFile:
         return entries
 
     def check(self, name: str, password: str) -> bool:
-        """Whether ``password`` is ``name``'s; blocks for a bcrypt round, so call it in a thread."""
+        """Whether ``password`` is ``name``'s; blocks for a bcrypt round, so call it in a thread.
+
+        In Basic mode every request carries the password, so a success is
+        remembered (as a keyed digest, never the password) for as long as the
+        entry it matched stays the same; failures always cost a full round.
+        """
         hashed = self.entries().get(name)
+        seen = hmac.digest(self._secret, f"{name}\0{password}".encode(), "sha256")
+        if hashed is not None and self._verified.get(seen) == hashed:
+            return True
         try:
             matches = bcrypt.checkpw(password.encode()[:BCRYPT_MAX], hashed or self._decoy)
         except ValueError:  # a damaged hash
             return False
-        return matches and hashed is not None
+        if not (matches and hashed is not None):
+            return False
+        if len(self._verified) >= MAX_REMEMBERED:
+            self._verified.clear()
+        self._verified[seen] = hashed
+        return True
 
     def fingerprint(self, name: str) -> str | None:
         """A short digest of ``name``'s entry, or None if there is none.

@@ -12,6 +12,7 @@ import pytest
 
 from registry import cli
 from registry.auth.accounts import Accounts, basic_credentials
+from registry.auth import passwords
 from registry.auth.passwords import PasswordFile
 from registry.auth.rules import Identity
 
@@ -136,3 +137,16 @@ def test_robot_commands(tmp_path, run_cli):
     assert run_cli(["robot", "add", "Bad Name", "--file", path])[0] == 1
     assert run_cli(["robot", "remove", "ci", "--file", path])[0] == 0
     assert run_cli(["robot", "list", "--file", path])[1] == ""
+
+
+def test_a_success_is_remembered_until_the_entry_changes(tmp_path, monkeypatch):
+    file = PasswordFile(str(write_htpasswd(tmp_path / "htpasswd", {"alice": "one"})))
+    assert file.check("alice", "one")
+    rounds = []
+    monkeypatch.setattr(passwords.bcrypt, "checkpw", lambda *a: rounds.append(a) or False)
+    assert file.check("alice", "one")  # no bcrypt round: in Basic mode every request asks
+    assert not file.check("alice", "two") and len(rounds) == 1  # failures always cost one
+    monkeypatch.undo()
+    file.set("alice", "two")
+    assert not file.check("alice", "one")
+    assert file.check("alice", "two")
