@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from client.cli import main
+from registry.app import create_app
+from registry.auth import setup
 
+from ...registry.auth.kit import load_config, token_settings
 from .fakes import TokenAuthRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -71,10 +74,25 @@ async def test_login_to_an_open_dockyard_registry(dockyard, home):
     assert dockyard in stored_auths(home)
 
 
-@pytest.mark.skip(reason="the Dockyard registry has no auth yet (issue 3): then log in to it "
-                         "with right and wrong credentials, as against the fake token server")
-def test_login_to_a_dockyard_registry_with_auth():
-    pass
+@pytest.fixture
+async def secure_dockyard(aiohttp_server, registry_model, tmp_path) -> str:
+    """Dockyard with token auth and its own token endpoint (alice's password: alice-pw)."""
+    settings = token_settings(tmp_path)
+    access = setup.build(load_config(tmp_path, settings).auth)
+    server = await aiohttp_server(create_app(registry_model, access=access))
+    return f"127.0.0.1:{server.port}"
+
+
+async def test_login_to_a_dockyard_registry_with_auth(secure_dockyard, home):
+    code, out, err = await run_cli("login", secure_dockyard, "-u", "alice", "--password-stdin",
+                                   stdin="alice-pw\n")
+    assert (code, out) == (0, "Login Succeeded\n"), err
+    assert secure_dockyard in stored_auths(home)
+    code, out, err = await run_cli("login", secure_dockyard, "-u", "bob", "-p", "wrong")
+    assert code == 1 and out == ""
+    assert err.splitlines()[-1] == (f"Error: {secure_dockyard}: incorrect username or password "
+                                    f"(UNAUTHORIZED)")
+    assert list(stored_auths(home)) == [secure_dockyard]  # bob was not stored
 
 
 def test_login_without_a_terminal_says_how(capsys):
