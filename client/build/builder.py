@@ -35,6 +35,7 @@ from ocispec.reference import Reference
 from ..errors import DockyardError
 from ..layers.store import chain_id
 from ..store import ImageStore
+from ..store.leases import AsyncLease
 from . import container, transfer
 from .cache import BuildCache, CachedLayer, step_key
 from .context import BuildContext
@@ -99,6 +100,7 @@ class Builder:
         self.globals = global_args(dockerfile, options.build_args,
                                    platform_args(options.platform, options.platform))
         self.tasks: dict[int, asyncio.Task[StageResult]] = {}
+        self.lease: AsyncLease | None = None  # held while build() runs
         self.created = timestamp(options.epoch)
         self.scratch = Path(tempfile.mkdtemp(prefix="build-", dir=self._scratch_root()))
 
@@ -160,7 +162,8 @@ class Builder:
         await self.lease.add(digest)
         return await self.store.put_blob(data, digest)
 
-    async def layer_dirs(self, chain: list[Digest]) -> list[Path]:
+    def layer_dirs(self, chain: list[Digest]) -> list[Path]:
+        """The unpacked layer directories of a chain, topmost first (overlay's order)."""
         return [self.store.layers.path(cid) for cid in reversed(chain)]
 
     async def unpack(self, chain: list[Digest], layer: Descriptor, diff_id: Digest) -> Digest:
@@ -302,7 +305,7 @@ class StageBuild:
     async def _run(self, result: StageResult, run: ins.Run, scope: StageScope, work: Path,
                    step: int) -> Path:
         state = result.state
-        layers = await self.b.layer_dirs(result.chain)
+        layers = self.b.layer_dirs(result.chain)
         view = transfer.RootView(layers)
         uid, gid = transfer.owner(state.run_config.get("User") or None, view) \
             if state.run_config.get("User") else (0, 0)
@@ -362,13 +365,13 @@ class StageBuild:
         return await self._image(name)
 
     async def _from_layers(self, name: str) -> list[Path]:
-        return await self.b.layer_dirs((await self._from(name)).chain)
+        return self.b.layer_dirs((await self._from(name)).chain)
 
     async def _transfer(self, result: StageResult, instruction: ins.Instruction,
                         upper: Path) -> None:
         state = result.state
         workdir = state.run_config.get("WorkingDir")
-        view = transfer.RootView(await self.b.layer_dirs(result.chain))
+        view = transfer.RootView(self.b.layer_dirs(result.chain))
         if isinstance(instruction, ins.Workdir):
             path = instruction.path if instruction.path.startswith("/") else workdir or "/"
             stager = transfer.Stager(upper, view, 0, 0)
@@ -398,7 +401,8 @@ class StageBuild:
             for archive in archives:
                 await asyncio.to_thread(stager.extract, archive.path, dest)
             matches = [m for m in matches if m not in archives]
-        await asyncio.to_thread(stager.copy, self.b.context, matches, dest, dest_is_dir)
+        await asyncio.to_thread(stager.copy, self.b.context, matches, dest, dest_is_dir,
+                                instruction.exclude)
 
     async def _copy_from(self, copy: ins.Copy, stager: transfer.Stager, dest: str,
                          dest_is_dir: bool) -> None:
@@ -411,7 +415,8 @@ class StageBuild:
             context = BuildContext.directory(root)
             context.ignore.patterns = []
             matches = context.match(copy.sources, "COPY")
-            await asyncio.to_thread(stager.copy, context, matches, dest, dest_is_dir)
+            await asyncio.to_thread(stager.copy, context, matches, dest, dest_is_dir,
+                                    copy.exclude)
         finally:
             await asyncio.to_thread(shutil.rmtree, root, True)
 

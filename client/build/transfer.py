@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import DockyardError
 from .context import BuildContext, Match
+from .dockerignore import DockerIgnore
 
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
@@ -181,8 +182,14 @@ class Stager:
             os.utime(target, (mtime, mtime))
 
     def copy(self, context: BuildContext, matches: list[Match], dest: str,
-             dest_is_dir: bool) -> None:
-        """COPY's placement rules for context sources (see the module docstring)."""
+             dest_is_dir: bool, exclude: tuple[str, ...] = ()) -> None:
+        """COPY's placement rules for context sources (see the module docstring).
+
+        ``exclude`` (``COPY --exclude``) takes .dockerignore patterns, matched
+        against paths relative to each source.
+        """
+        skip = DockerIgnore(list(exclude))
+        matches = [m for m in matches if not skip.excluded(posixpath.basename(m.name))]
         if dest_is_dir and not self.target(dest).is_dir():
             self.parents(dest)
             self.directory(dest, self.view.lstat(dest), owned=self.view.lstat(dest) is None)
@@ -190,6 +197,8 @@ class Stager:
             if match.is_dir:
                 base = match.name + "/" if match.name else ""
                 for name in context.below(match):
+                    if skip.excluded(name[len(base):]):
+                        continue
                     self.file(context.root / name, posixpath.join(dest, name[len(base):]))
             elif dest_is_dir:
                 self.file(match.path, posixpath.join(dest, posixpath.basename(match.name)))

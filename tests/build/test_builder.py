@@ -309,3 +309,19 @@ def test_add_url_with_checksum(dockyard, tmp_path, file_server):
                                         f"{url}/file.gz /dl/\n")
     code, _, err = dockyard.build(context, "-t", "url:2")
     assert code == 1 and "digest mismatch" in err
+
+
+def test_onbuild_triggers_run_in_the_child_build_and_copy_exclude(dockyard, tmp_path):
+    parent = write_context(tmp_path / "parent", {
+        "Dockerfile": "FROM busybox:test\nONBUILD RUN echo triggered > /triggered\n"})
+    assert dockyard.build(parent, "-t", "parent:1")[0] == 0
+    child = write_context(tmp_path / "child", {
+        "Dockerfile": "FROM parent:1\nCOPY --exclude=*.md --exclude=tmp src/ /src/\n",
+        "src/a.py": "a", "src/README.md": "r", "src/tmp/x": "x", "src/pkg/b.py": "b"})
+    code, _, err = dockyard.build(child, "-t", "child:1")
+    assert code == 0, err
+    names = dockyard.layer_names("child:1")
+    assert names[-2] == ["triggered"]
+    assert names[-1] == ["src", "src/a.py", "src/pkg", "src/pkg/b.py"]
+    _, config = dockyard.image("child:1")
+    assert "OnBuild" not in config["config"]          # triggers are not inherited further
