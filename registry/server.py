@@ -143,6 +143,9 @@ def run(config: Config) -> int:
         startup.warning("config: %s", warning)
     context = ssl_context(config.http.tls) if config.http.tls else None
     access = auth_setup.build(config.auth)  # before forking: every worker holds the same keys
+    if access and not context:
+        startup.warning("authentication without TLS: passwords and tokens cross the network "
+                        "in clear; set http.tls.certificate and key (dockyard-registry certs)")
     workers = config.dockyard.workers
     listener, sockets = bind(config.http, workers)
     scheme = "https" if context else "http"
