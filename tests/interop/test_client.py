@@ -207,16 +207,18 @@ def test_credentials_from_docker_config_with_dockyard(client: Client, tmp_path: 
     auth = {"auth": {"htpasswd": {"realm": "test",
                                   "path": str(_htpasswd(tmp_path / "htpasswd"))}}}
     (tmp_path / "registry").mkdir()
+    server = run_registry(tmp_path / "registry", config=auth)
     try:
-        server = run_registry(tmp_path / "registry", config=auth)
         server.start()
     except RuntimeError as err:
         pytest.skip(f"the Dockyard registry does not take auth.htpasswd yet (issue 3, "
                     f"registry/auth): {str(err).splitlines()[-1]}")
-    with server:
+    try:
         try:
             urllib.request.urlopen(f"{server.url}/v2/", timeout=10)
             pytest.skip("the Dockyard registry does not enforce auth yet (issue 3, registry/auth)")
         except urllib.error.HTTPError as err:
             assert err.code == 401
         _pull_with_and_without_credentials(client, server.url.removeprefix("http://"), tmp_path)
+    finally:
+        server.stop()
