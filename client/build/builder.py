@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -89,7 +89,8 @@ class Output:
 class Builder:
     def __init__(self, store: ImageStore, dockerfile: ins.Dockerfile, context: BuildContext,
                  options: BuildOptions, out: TextIO = sys.stderr,
-                 pull=None) -> None:  # pull: async (Reference) -> None, fetches a missing base
+                 pull: Callable[[Reference], Awaitable[None]] | None = None) -> None:
+        """``pull`` fetches a base image the store lacks (or every one, with --pull)."""
         self.store = store
         self.dockerfile = dockerfile
         self.context = context
