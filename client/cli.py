@@ -24,14 +24,32 @@ from .errors import DockyardError
 _VERSION = "0.1.0"
 
 
-def command_modules() -> Iterator[ModuleType]:
-    """Every ``client.commands.<name>`` module, by name (``_private`` ones skipped)."""
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            yield importlib.import_module(f"{commands.__name__}.{info.name}")
+def command_modules(only: str | None = None) -> Iterator[ModuleType]:
+    """Every ``client.commands.<name>`` module, by name (``_private`` ones skipped); with
+    ``only``, just the module of that name when there is one."""
+    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__)
+                   if not info.name.startswith("_"))
+    if only in names:
+        names = [only]
+    for name in names:
+        yield importlib.import_module(f"{commands.__name__}.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The subcommand argv names: its first word after the global flags (and their values)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--root", "--config"):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the command line, only its own command's parser is built (each
+    module registers the command named after it): building all of them costs more than
+    starting a container."""
     parser = argparse.ArgumentParser(
         prog="dockyard", description="Pull, push, build and run container images.")
     parser.add_argument("--root", metavar="DIR",
@@ -45,13 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Enable debug output (and tracebacks on errors)")
     parser.add_argument("-v", "--version", action="version", version=f"dockyard {_VERSION}")
     subcommands = parser.add_subparsers(title="Commands", metavar="COMMAND")
-    for module in command_modules():
+    for module in command_modules(_command_name(argv) if argv is not None else None):
         module.register(subcommands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_help()
@@ -70,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
             traceback.print_exc()
         print(f"Error: {_one_line(err)}", file=sys.stderr)
-        return 1
+        return getattr(err, "exit_code", 1)  # commands may set Docker's (run: 125, 126, 127)
 
 
 def _run_async(awaitable: Any) -> Any:

@@ -1,0 +1,48 @@
+"""``dockyard run IMAGE [COMMAND...]``: create a container and run it, as ``docker run``.
+
+In the foreground this process supervises the container: its output comes
+here (and into its log), signals are passed on, and the exit status is the
+container's.  With ``-d`` a supervisor of its own takes over and the ID is
+printed once the container runs.  Failures exit 125, or 126/127 when the
+command cannot be run, as Docker's do.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from ..containers.cli import docker_exit_status
+
+if TYPE_CHECKING:
+    from ..context import Context
+
+HELP = "Create and run a new container from an image"
+
+
+def register(subcommands: argparse._SubParsersAction, name: str = "run",
+             aliases: tuple[str, ...] = ()) -> None:
+    from ..containers.options import add_arguments
+
+    # no -h for help: -h is --hostname, as in Docker
+    parser = subcommands.add_parser(name, aliases=list(aliases), help=HELP, description=HELP, add_help=False)
+    parser.add_argument("-d", "--detach", action="store_true",
+                        help="Run container in background and print container ID")
+    add_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+@docker_exit_status
+def run(args: argparse.Namespace, ctx: "Context") -> int:
+    from ..containers import lifecycle
+    from ..containers.cli import store_of
+    from ..containers.supervisor import Session, run_detached
+
+    record = lifecycle.create(ctx, args)
+    session = Session(store_of(ctx), record["Id"], attached=not args.detach,
+                      attach_stdin=args.interactive)
+    if args.detach:
+        run_detached(session)
+        print(record["Id"])
+        return 0
+    return session.run()

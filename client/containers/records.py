@@ -1,0 +1,199 @@
+"""Container records on disk: ``<root>/containers/<id>/`` and the names that point at them.
+
+::
+
+    <root>/containers/<id>/container.json   the record: `docker inspect`'s shape plus
+                                            a private "Dockyard" section
+                           config.json      the OCI bundle's config (written at each start)
+                           rootfs/          the overlay mount point (mounted while running)
+                           upper/ work/     the container's own overlay layer
+                           hostname hosts resolv.conf   bind-mounted into /etc
+                           netns            the pinned network namespace (while running)
+                           <id>-json.log    output, in Docker's json-file format
+                           lock             flock for read-modify-write of the record
+    <root>/containers/.names/<name> -> <id>  names, unique because symlink() is atomic
+    <root>/runtime/<runtime>/<id>/           the OCI runtime's own state (while running)
+
+The record is replaced by rename, never rewritten in place, so any reader (a
+``ps`` racing a supervisor) sees one whole version.  It is not fsynced: a
+machine crash ends every container anyway, and the next command that sees
+a "running" record from an earlier boot corrects it (see ``lifecycle``); what
+matters is that a *process* crash never leaves a torn record, and rename
+alone guarantees that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from client.errors import DockyardError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+RECORD = "container.json"
+NAMES = ".names"
+_REMOVING = ".removing-"
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+class NoSuchContainer(DockyardError):
+    """No container has this ID, ID prefix or name."""
+
+
+class ContainerConflict(DockyardError):
+    """The name is taken, the prefix is ambiguous, or the state forbids the operation."""
+
+
+def timestamp() -> str:
+    """Now as RFC 3339 with nanoseconds in UTC, as Docker writes State.StartedAt and log times."""
+    now = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now % 10**9:09d}Z"
+
+
+class ContainerStore:
+    """The ``containers/`` directory of one dockyard root."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = os.path.join(root, "containers")
+        self.names = os.path.join(self.root, NAMES)
+        # OCI runtimes' state (<name>/<id>/), kept apart per dockyard root like the containers
+        self.runtime_root = os.path.join(root, "runtime")
+
+    def path(self, container_id: str, *parts: str) -> str:
+        return os.path.join(self.root, container_id, *parts)
+
+    # -- creating ----------------------------------------------------------
+
+    def claim(self, container_id: str, name: str) -> None:
+        """Make the container's directory and reserve its name, or raise ContainerConflict."""
+        os.makedirs(self.names, mode=0o700, exist_ok=True)
+        os.mkdir(self.path(container_id), 0o700)
+        try:
+            self._reserve(name, container_id)
+        except BaseException:
+            os.rmdir(self.path(container_id))
+            raise
+
+    def name_taken(self, name: str) -> bool:
+        return self._owner(name) is not None
+
+    def _reserve(self, name: str, container_id: str) -> None:
+        link = os.path.join(self.names, name)
+        for _ in range(3):
+            try:
+                os.symlink(container_id, link)
+                return
+            except FileExistsError:
+                owner = self._owner(name)
+                if owner is not None:
+                    raise ContainerConflict(
+                        f'Conflict. The container name "/{name}" is already in use by container '
+                        f'"{owner}". You have to remove (or rename) that container to be able to '
+                        "reuse that name.") from None
+                try:  # a name left behind by a removal that was cut short
+                    os.unlink(link)
+                except FileNotFoundError:
+                    pass
+        raise ContainerConflict(f"cannot reserve the name {name!r}: it keeps being taken")
+
+    def _owner(self, name: str) -> str | None:
+        """The ID holding a name, if that container still exists."""
+        try:
+            owner = os.readlink(os.path.join(self.names, name))
+        except (FileNotFoundError, OSError):
+            return None
+        return owner if os.path.isfile(self.path(owner, RECORD)) else None
+
+    # -- reading and writing -------------------------------------------------
+
+    def save(self, record: dict) -> None:
+        """Replace the record atomically (temp file + rename in the container's directory)."""
+        target = self.path(record["Id"], RECORD)
+        temp = f"{target}.{os.getpid()}.tmp"
+        with open(temp, "w") as f:
+            f.write(json.dumps(record))  # json.dump would encode in Python, dumps in C
+        os.rename(temp, target)
+
+    def load(self, container_id: str) -> dict:
+        try:
+            with open(self.path(container_id, RECORD), "rb") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise NoSuchContainer(f"No such container: {container_id}") from None
+
+    def ids(self) -> list[str]:
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return [e for e in entries if not e.startswith(".")
+                and os.path.isfile(os.path.join(self.root, e, RECORD))]
+
+    def all(self) -> Iterator[dict]:
+        """Every record; one removed while we list is skipped."""
+        for container_id in self.ids():
+            try:
+                yield self.load(container_id)
+            except NoSuchContainer:
+                continue
+
+    def find(self, text: str) -> dict:
+        """A container by full ID, name (with or without "/") or unique ID prefix, as Docker looks."""
+        bare = text[1:] if text.startswith("/") else text
+        if len(bare) == 64 and os.path.isfile(self.path(bare, RECORD)):
+            return self.load(bare)
+        owner = self._owner(bare) if bare else None
+        if owner is not None:
+            return self.load(owner)
+        matches = [i for i in self.ids() if bare and i.startswith(bare)]
+        if len(matches) > 1:
+            raise ContainerConflict(f"multiple IDs found with provided prefix: {text}")
+        if not matches:
+            raise NoSuchContainer(f"No such container: {text}")
+        return self.load(matches[0])
+
+    def lock(self, container_id: str):
+        """Exclusive flock for a read-modify-write of one record (a context manager)."""
+        from client.fsutil import locked
+        return locked(self.path(container_id, "lock"))
+
+    # -- removing ------------------------------------------------------------
+
+    def remove(self, record: dict) -> None:
+        """Delete the container's directory and its name; it vanishes at once (renamed aside).
+
+        The caller has released whatever was mounted inside.
+        """
+        container_id = record["Id"]
+        aside = os.path.join(self.root, f"{_REMOVING}{container_id}")
+        try:
+            os.rename(self.path(container_id), aside)
+        except FileNotFoundError:
+            return
+        name_link = os.path.join(self.names, record["Name"].lstrip("/"))
+        try:
+            if os.readlink(name_link) == container_id:
+                os.unlink(name_link)
+        except OSError:
+            pass
+        _remove_tree(aside)
+
+    def remove_debris(self) -> None:
+        """Finish removals a killed process left halfway (directories renamed aside)."""
+        try:
+            entries = os.listdir(self.root)
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if entry.startswith(_REMOVING):
+                _remove_tree(os.path.join(self.root, entry))
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
