@@ -14,6 +14,7 @@ import pytest
 
 from client.containers import procs
 from tests.helpers.busybox_image import BUSYBOX
+from tests.helpers.crun import crun_on_hybrid_host  # noqa: F401 - a fixture
 
 
 def test_detached_output_goes_to_a_json_file_log(dockyard) -> None:
@@ -164,9 +165,11 @@ def test_a_killed_supervisor_is_noticed_by_stop(dockyard) -> None:
 
 
 @pytest.mark.parametrize("runtime", ["crun", "runc"])
-def test_other_oci_runtimes_run_the_same_bundle(dockyard, runtime) -> None:
+def test_other_oci_runtimes_run_the_same_bundle(dockyard, runtime, request) -> None:
     if shutil.which(runtime) is None:
         pytest.skip(f"{runtime} is not installed (apt-get install {runtime})")
+    if runtime == "crun":
+        request.getfixturevalue("crun_on_hybrid_host")
     assert dockyard.ok("run", "--rm", "--runtime", runtime, "--hostname", "x", BUSYBOX, "sh",
                        "-c", "echo $$; hostname") == "1\nx\n"
     assert dockyard("run", "--rm", "--runtime", runtime, BUSYBOX, "sh", "-c",

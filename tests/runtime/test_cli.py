@@ -15,6 +15,7 @@ import pytest
 from runtime import state
 from runtime.cgroups import cgroups_path, open_manager
 from runtime.cli import parse
+from tests.helpers.crun import crun_on_hybrid_host  # noqa: F401 - a fixture
 
 STATE_KEYS = {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations"}
 
@@ -168,32 +169,6 @@ def test_console_socket_receives_the_pty_master(runtime) -> None:
             assert proc.wait(timeout=10) == 0
             os.close(master)
     assert b"/dev/pts/0" in output
-
-
-@pytest.fixture
-def crun_on_hybrid_host():
-    """crun refuses hybrid cgroup hosts ("cgroups in hybrid mode not
-    supported") unless the v2 hierarchy's controllers (here hugetlb) are bound
-    to v1 hierarchies.  This fixture does that (DESIGN.md, notes on this
-    machine) for the test's duration, and undoes it: unmounts, and removes
-    the directory if it made it."""
-    from runtime.cgroups import detect
-
-    v2 = detect().v2
-    made = []
-    for controller in sorted(v2.controllers) if detect().mode == "hybrid" else []:
-        target = f"/sys/fs/cgroup/{controller}"
-        if not os.path.exists(target):
-            os.mkdir(target)
-            made.append(("dir", target))
-        subprocess.run(["mount", "-t", "cgroup", "-o", controller, "cgroup", target], check=True)
-        made.append(("mount", target))
-    yield
-    for kind, target in reversed(made):
-        if kind == "mount":
-            subprocess.run(["umount", target], check=True)
-        else:
-            os.rmdir(target)
 
 
 @pytest.mark.parametrize("peer", ["runc", "crun"])
