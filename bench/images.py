@@ -14,6 +14,7 @@ import json
 import os
 import tarfile
 import urllib.parse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -86,22 +87,32 @@ def random_file(path: Path, size: int) -> Blob:
     return Blob(writer.digest, size, path=path)
 
 
+def tar_gzip_layer(path: Path, add: Callable[[tarfile.TarFile], None],
+                   compresslevel: int) -> tuple[Blob, str]:
+    """Write at ``path`` a gzip'd tar whose members ``add`` puts in; the blob and its diff_id."""
+    with open(path, "wb") as out:
+        compressed = _HashingWriter(out)
+        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=compresslevel,
+                           mtime=0) as gz:
+            uncompressed = _HashingWriter(gz)
+            with tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                add(tar)
+    return (Blob(compressed.digest, compressed.size, mediatypes.OCI_LAYER_GZIP, path=path),
+            uncompressed.digest)
+
+
 def _random_layer(path: Path, size: int, name: str) -> tuple[Blob, str]:
     """A gzip'd tar holding one file of random data; returns the blob and its diff_id.
 
     gzip level 0 ("stored") keeps building fast while the stream stays a valid
     tar+gzip layer, so clients copy it as is instead of recompressing it.
     """
-    with open(path, "wb") as out:
-        compressed = _HashingWriter(out)
-        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=0, mtime=0) as gz:
-            uncompressed = _HashingWriter(gz)
-            with tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = size, 0o644
-                tar.addfile(info, _RandomReader(size))
-    return (Blob(compressed.digest, compressed.size, mediatypes.OCI_LAYER_GZIP, path=path),
-            uncompressed.digest)
+    def add(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = size, 0o644
+        tar.addfile(info, _RandomReader(size))
+
+    return tar_gzip_layer(path, add, compresslevel=0)
 
 
 def image_manifest(config: Blob, layers: list[Blob]) -> Blob:
@@ -119,12 +130,21 @@ def image_config(diff_ids: list[str]) -> Blob:
 
 def oci_layout(root: Path, layers: int, total_bytes: int, tag: str = "latest") -> Blob:
     """Build an OCI image layout at ``root`` with ``layers`` random layers; return its manifest."""
+    return layout_of(root, [lambda path, i=i: _random_layer(path, total_bytes // layers,
+                                                            f"layer-{i}.bin")
+                            for i in range(layers)], tag)
+
+
+def layout_of(root: Path, layers: Sequence[Callable[[Path], tuple[Blob, str]]],
+              tag: str = "latest") -> Blob:
+    """An OCI layout at ``root`` of one image whose layers the ``layers`` functions write
+    (each given a path, returning the blob and its diff_id); returns the manifest."""
     blobs_dir = root / "blobs" / "sha256"
     blobs_dir.mkdir(parents=True)
     layer_blobs, diff_ids = [], []
-    for i in range(layers):
+    for i, write in enumerate(layers):
         tmp = blobs_dir / f"tmp-{i}"
-        blob, diff_id = _random_layer(tmp, total_bytes // layers, f"layer-{i}.bin")
+        blob, diff_id = write(tmp)
         final = blobs_dir / blob.digest.split(":", 1)[1]
         tmp.rename(final)
         layer_blobs.append(Blob(blob.digest, blob.size, blob.media_type, path=final))
