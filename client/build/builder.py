@@ -116,6 +116,7 @@ class Builder:
         try:
             async with self.store.lease() as lease:
                 self.lease = lease
+                self._start_dependencies(target, set())
                 result = await self._stage(target.index)
                 descriptor = await self._write_image(result.state)
                 for tag in self.options.tags:
@@ -141,6 +142,24 @@ class Builder:
             self.tasks[index] = asyncio.ensure_future(
                 StageBuild(self, self.dockerfile.stages[index]).run())
         return self.tasks[index]
+
+    def _start_dependencies(self, stage: ins.Stage, seen: set[int]) -> None:
+        """Start every stage ``stage`` needs now, so that independent ones build concurrently.
+
+        Names written with variables are found later, when the step expands them.
+        """
+        seen.add(stage.index)
+        names = [stage.source.image]
+        for instruction in stage.instructions:
+            if isinstance(instruction, ins.Copy) and instruction.from_:
+                names.append(instruction.from_)
+            elif isinstance(instruction, ins.Run):
+                names.extend(mount.from_ for mount in instruction.mounts if mount.from_)
+        for name in names:
+            needed = self.stage_named(name, stage.index)
+            if needed is not None and needed.index not in seen:
+                self._start_dependencies(needed, seen)
+                self._stage(needed.index)
 
     def stage_named(self, name: str, before: int) -> ins.Stage | None:
         stage = self.dockerfile.stage(name)
