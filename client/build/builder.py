@@ -186,6 +186,11 @@ class Builder:
         """The unpacked layer directories of a chain, topmost first (overlay's order)."""
         return [self.store.layers.path(cid) for cid in reversed(chain)]
 
+    def overlay_layers(self, chain: list[Digest]) -> list[tuple[str, str]]:
+        """The chain as ``mount_overlay`` takes it: bottom first, with xattr namespaces."""
+        infos = [self.store.layers.get(cid) for cid in chain]
+        return [(str(info.path), info.overlay_xattrs) for info in infos]
+
     async def unpack(self, chain: list[Digest], layer: Descriptor, diff_id: Digest) -> Digest:
         """Unpack a layer this build made or found cached; returns its chain ID."""
         parent = chain[-1] if chain else None
@@ -325,8 +330,7 @@ class StageBuild:
     async def _run(self, result: StageResult, run: ins.Run, scope: StageScope, work: Path,
                    step: int) -> Path:
         state = result.state
-        layers = self.b.layer_dirs(result.chain)
-        view = transfer.RootView(layers)
+        view = transfer.RootView(self.b.layer_dirs(result.chain))
         uid, gid = transfer.owner(state.run_config.get("User") or None, view) \
             if state.run_config.get("User") else (0, 0)
         env = {**scope.run_environment()}
@@ -342,7 +346,8 @@ class StageBuild:
                 self.b.output.write(f"#{step} {time.monotonic() - started:.3f} {line}")
 
         try:
-            return await container.run_step(work, layers, spec, show)
+            return await container.run_step(work, self.b.overlay_layers(result.chain), spec,
+                                            show)
         except container.RunFailed as err:
             self.b.output.write(f"#{step} ERROR: {err}")
             raise

@@ -1,7 +1,8 @@
 """RUN: one command in a throwaway container over the stage's layers.
 
 The container's root is an overlay of the stage's unpacked layers under a
-fresh upper directory; when the command has finished, that upper directory
+fresh upper directory (mounted by ``client.containers.rootfs``, as for
+``dockyard run``); when the command has finished, that upper directory
 *is* the step's change set (new and changed files, 0/0 character devices
 for deletions, opaque directories), which ``layertar`` turns into the layer.
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from runtime.spec import default_config
 
+from ..containers.rootfs import mount_overlay, unmount
 from ..errors import DockyardError
 from .dockerfile import instructions as ins
 
@@ -52,31 +54,6 @@ class RunSpec:
     mounts: list[dict] = field(default_factory=list)  # OCI mounts for --mount
 
 
-def _mount_overlay(layers: list[Path], upper: Path, work: Path, target: Path) -> None:
-    from runtime import syscalls
-
-    if layers:
-        lower = ":".join(str(layer) for layer in layers)  # topmost first
-    else:
-        empty = upper.parent / "empty"
-        empty.mkdir(exist_ok=True)
-        lower = str(empty)
-    options = f"lowerdir={lower},upperdir={upper},workdir={work},index=off"
-    try:
-        syscalls.mount("overlay", str(target), "overlay", 0, options)
-    except OSError as err:
-        raise DockyardError(f"cannot mount the build container's root: {err.strerror}") from None
-
-
-def _unmount(target: Path) -> None:
-    from runtime import syscalls
-
-    try:
-        syscalls.umount2(str(target), 2)  # MNT_DETACH
-    except OSError:
-        pass
-
-
 def _config(rootfs: Path, spec: RunSpec) -> dict:
     config = default_config(spec.argv)
     config["root"] = {"path": str(rootfs), "readonly": False}
@@ -96,9 +73,10 @@ def _config(rootfs: Path, spec: RunSpec) -> dict:
     return config
 
 
-async def run_step(scratch: Path, layers: list[Path], spec: RunSpec,
+async def run_step(scratch: Path, layers: list[tuple[str, str]], spec: RunSpec,
                    output: Callable[[bytes], Awaitable[None] | None]) -> Path:
-    """Run ``spec`` over ``layers`` (topmost first); returns the upper directory.
+    """Run ``spec`` over ``layers`` (bottom first, as (directory, overlay xattr namespace));
+    returns the upper directory.
 
     The caller owns ``scratch`` (one fresh directory per step) and removes it;
     a non-zero exit raises ``RunFailed``.
@@ -110,7 +88,7 @@ async def run_step(scratch: Path, layers: list[Path], spec: RunSpec,
         directory.mkdir(parents=True)
     container_id = "build-" + uuid.uuid4().hex[:16]
     runtime = [sys.executable, "-m", "runtime", "--root", _RUNTIME_ROOT]
-    _mount_overlay(layers, upper, work, rootfs)
+    mount_overlay(layers, str(upper), str(work), str(rootfs))
     config = _config(rootfs, spec)
     created_targets = _prepare_targets(rootfs, config["mounts"])
     try:
@@ -134,7 +112,7 @@ async def run_step(scratch: Path, layers: list[Path], spec: RunSpec,
     finally:
         await _delete(runtime, container_id)
         _remove_created(rootfs, created_targets)
-        _unmount(rootfs)
+        unmount(str(rootfs))
     if code != 0:
         raise RunFailed(" ".join(spec.argv), code)
     return upper

@@ -39,7 +39,7 @@ class Match:
 
 class BuildContext:
     def __init__(self, root: Path, ignore: DockerIgnore) -> None:
-        self.root = root
+        self.root = root.absolute()  # absolute: mounting an overlay briefly changes the cwd
         self.ignore = ignore
         self.entries = {name: entry.stat(follow_symlinks=False)
                         for name, entry in ignore.walk(root)} if root.is_dir() else {}
