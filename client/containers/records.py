@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 
 from client.errors import DockyardError
 
@@ -157,10 +158,21 @@ class ContainerStore:
             raise NoSuchContainer(f"No such container: {text}")
         return self.load(matches[0])
 
-    def lock(self, container_id: str):
-        """Exclusive flock for a read-modify-write of one record (a context manager)."""
-        from client.fsutil import locked
-        return locked(self.path(container_id, "lock"))
+    @contextmanager
+    def lock(self, container_id: str) -> Iterator[None]:
+        """Exclusive flock for a read-modify-write of one record.
+
+        (client.fsutil.locked does the same, but importing that module costs
+        more than a container's start-up can spare.)
+        """
+        import fcntl
+
+        fd = os.open(self.path(container_id, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     # -- removing ------------------------------------------------------------
 

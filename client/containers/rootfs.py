@@ -28,8 +28,16 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-def mount_overlay(layers: Sequence[tuple[str, str]], upper: str, work: str, target: str) -> None:
-    """Mount the overlay (``layers`` bottom first, as (directory, xattr namespace)) on ``target``."""
+def mount_overlay(layers: Sequence[tuple[str, str]], upper: str, work: str, target: str,
+                  volatile: bool = False) -> None:
+    """Mount the overlay (``layers`` bottom first, as (directory, xattr namespace)) on ``target``.
+
+    ``volatile`` (for containers removed on exit, as podman does for them)
+    skips every sync of the upper directory, including the one at unmount,
+    which flushes the whole file system under it and can take longer than
+    the container ran; the price, an upper directory that must not be
+    mounted again after a machine crash, is nothing for a throwaway one.
+    """
     from runtime import syscalls as sc
 
     if is_mounted(target):
@@ -49,6 +57,8 @@ def mount_overlay(layers: Sequence[tuple[str, str]], upper: str, work: str, targ
     options = f"lowerdir={lower},upperdir={upper},workdir={work},index=off"
     if namespaces == {"user"}:
         options += ",userxattr"
+    if volatile:
+        options += ",volatile"
     previous = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         if base:

@@ -17,7 +17,6 @@ container's streams as those.
 from __future__ import annotations
 
 import os
-import shutil
 
 from client.errors import DockyardError
 
@@ -51,7 +50,9 @@ def get(name: str, state_root: str) -> Runtime:
     """The runtime ``--runtime name`` means; its state lives under ``state_root/<name>``."""
     if name == BUILTIN:
         return EngineRuntime(os.path.join(state_root, BUILTIN))
-    path = shutil.which(name) if "/" not in name else name
+    from shutil import which
+
+    path = which(name) if "/" not in name else name
     if not path or not os.access(path, os.X_OK):
         raise DockyardError(f"unknown or missing runtime {name!r}: use dockyard, "
                             f"{', '.join(KNOWN_COMMANDS)} or the path of an OCI runtime")

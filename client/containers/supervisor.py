@@ -105,7 +105,7 @@ class Session:
         config, host = record["Config"], record["HostConfig"]
         root = path(self.id, "rootfs")
         rootfs.mount_overlay(record["Dockyard"]["Layers"], path(self.id, "upper"),
-                             path(self.id, "work"), root)
+                             path(self.id, "work"), root, volatile=bool(host.get("AutoRemove")))
         rootfs.write_etc_files(path(self.id), config["Hostname"], host.get("NetworkMode") == "host")
         namespace = None
         if host.get("NetworkMode") != "host":

@@ -1,0 +1,163 @@
+"""Benchmark: a container's start to exit, for ``/bin/true``, at two levels, peers in the same run.
+
+    python -m bench.containers                  # 15 rounds
+    python -m bench.containers --rounds 30 --json results.json
+
+- runtime: ``dockyard-runtime run`` (as ``python -m runtime``), ``crun run`` and
+  ``runc run`` on one bundle (busybox from Debian's busybox-static, ``runc
+  spec``'s configuration);
+- client: ``dockyard run --rm`` and ``podman run --rm`` of the same busybox
+  image, both with ``--network none`` (podman also with the ulimit flags it
+  needs on hosts without CAP_SYS_RESOURCE, see DESIGN.md); podman keeps its
+  storage in the benchmark's own directory.
+
+Every command is timed as a whole process, interpreter start included, after
+two warm-up runs; tools alternate within each round.  On a hybrid cgroup host
+crun needs hugetlb bound to a v1 hierarchy: the benchmark mounts it for the
+run and unmounts it after.  Printed: medians, and dockyard's time as a ratio
+of each peer's (targets: ``dockyard run --rm`` at most 0.5 of podman's,
+``dockyard-runtime run`` below runc's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .common import REPO_ROOT, format_table, log, median, missing_tools, run
+
+PODMAN_FLAGS = ("--network", "none", "--ulimit", "nofile=20000:20000",
+                "--ulimit", "nproc=32768:32768")
+CLIENT_TARGET = 0.5  # dockyard run --rm / podman run --rm
+IMAGE = "localhost/bench-busybox:latest"
+
+
+def python_env() -> dict[str, str]:
+    """Our environment with bytecode caching on: a user's installed dockyard starts from .pyc."""
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+class Commands:
+    """The command line of each contender, each call a fresh container."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.bundle = workdir / "bundle"
+        self.dockyard_root = workdir / "dockyard"
+        self.podman = ["podman", "--root", str(workdir / "podman"), "--runroot",
+                       str(workdir / "podman-run"), "--tmpdir", str(workdir / "podman-tmp")]
+
+    def runtime(self, name: str) -> Callable[[], list[str]]:
+        base = ([sys.executable, "-m", "runtime"] if name == "dockyard-runtime" else [name])
+        root = str(self.workdir / f"state-{name}")
+        return lambda: [*base, "--root", root, "run", "-b", str(self.bundle),
+                        f"bench-{uuid.uuid4().hex[:12]}"]
+
+    def client(self, name: str) -> Callable[[], list[str]]:
+        if name == "dockyard":
+            argv = [sys.executable, "-m", "client", "--root", str(self.dockyard_root), "run",
+                    "--rm", "--network", "none", IMAGE, "/bin/true"]
+        else:
+            argv = [*self.podman, "run", "--rm", *PODMAN_FLAGS, IMAGE, "/bin/true"]
+        return lambda: argv
+
+
+def prepare(commands: Commands) -> None:
+    """The bundle, dockyard's store and podman's, each holding the same busybox."""
+    from tests.helpers.busybox_image import add_image, busybox_layer
+    from tests.runtime.bundle import make_bundle
+
+    make_bundle(commands.bundle, ["/bin/true"])
+    add_image(commands.dockyard_root, IMAGE)
+    layer = commands.workdir / "busybox.tar"
+    layer.write_bytes(busybox_layer())
+    run([*commands.podman, "import", str(layer), IMAGE])
+
+
+def measure(contenders: dict[str, Callable[[], list[str]]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per run of each contender: two warm-ups, then ``rounds`` alternating rounds."""
+    env = python_env()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for name, argv in contenders.items():
+        for _ in range(2):
+            run(argv(), cwd=REPO_ROOT, env=env)
+    for round_number in range(rounds):
+        order = list(contenders)
+        order = order[round_number % len(order):] + order[:round_number % len(order)]
+        for name in order:
+            argv = contenders[name]()
+            started = time.perf_counter()
+            run(argv, cwd=REPO_ROOT, env=env)
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def report(level: str, times: dict[str, list[float]], ours: str) -> list[list[str]]:
+    rows = []
+    for name, values in times.items():
+        ratio = "" if name == ours else f"{median(times[ours]) / median(values):.2f}"
+        rows.append([f"{level}: {name}", f"{median(values) * 1000:.1f}", ratio])
+    return rows
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.containers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=15, help="measured runs per contender")
+    parser.add_argument("--workdir", help="where the temporary directory goes (default: $TMPDIR)")
+    parser.add_argument("--json", metavar="FILE", help="also write every timing here")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("containers need root: run as root", file=sys.stderr)
+        return 2
+    missing = missing_tools("crun", "runc", "podman", "/bin/busybox")
+    if missing:
+        print(f"missing tools: {', '.join(missing)} (Debian packages crun, runc, podman, "
+              "busybox-static)", file=sys.stderr)
+        return 2
+    from tests.helpers.crun import v2_controllers_bound_to_v1
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-containers-", dir=args.workdir))
+    commands = Commands(workdir)
+    try:
+        log(f"preparing the bundle and both image stores in {workdir}")
+        prepare(commands)
+        with v2_controllers_bound_to_v1():
+            log("runtime level: dockyard-runtime, crun, runc run")
+            runtimes = measure({name: commands.runtime(name)
+                                for name in ("dockyard-runtime", "crun", "runc")}, args.rounds)
+        log("client level: dockyard run --rm, podman run --rm")
+        clients = measure({name: commands.client(name) for name in ("dockyard", "podman")},
+                          args.rounds)
+    finally:
+        # not `podman system reset`: it also deletes the host's podman networks
+        run([*commands.podman, "rmi", "--all", "--force"], cwd=REPO_ROOT, timeout=120)
+        shutil.rmtree(workdir, ignore_errors=True)
+    rows = report("runtime", runtimes, "dockyard-runtime") + report("client", clients, "dockyard")
+    print(f"/bin/true from start to exit; medians of {args.rounds} runs")
+    print(format_table(["contender", "ms", "dockyard / it"], rows))
+    client_ratio = median(clients["dockyard"]) / median(clients["podman"])
+    runc_ratio = median(runtimes["dockyard-runtime"]) / median(runtimes["runc"])
+    print(f"target dockyard run --rm / podman run --rm <= {CLIENT_TARGET}: "
+          f"{'met' if client_ratio <= CLIENT_TARGET else 'NOT met'} ({client_ratio:.2f})")
+    print(f"target dockyard-runtime run faster than runc: "
+          f"{'met' if runc_ratio < 1 else 'NOT met'} ({runc_ratio:.2f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"runtime": runtimes, "client": clients}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
