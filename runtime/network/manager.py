@@ -114,10 +114,10 @@ class Networks:
             network = Network(id=network_id, name=name, bridge=bridge, subnet=str(net),
                               gateway=str(gw), created=_now(), internal=internal,
                               options=options, labels=dict(labels or {}))
-            self.store.save_network(network)
+            self.store.save_network(network, durable=True)
             try:
                 self._ensure_bridges([network])
-                self._sync_rules()
+                self._sync_rules(force=True)
             except BaseException:
                 self._delete_network(network)
                 raise
@@ -199,10 +199,12 @@ class Networks:
     def cleanup(self, container_id: str) -> None:
         """Release what a container holds: veths, addresses, host ports, rules.
 
-        For a container that stopped or whose ``run`` was killed; idempotent, and
-        a container Dockyard has no record of is fine.  The record stays, so
-        ``attach`` can bring the container back on the same networks.  The
-        namespace is the caller's to remove (before or after this call).
+        For a container whose processes are gone (it stopped, or its ``run``
+        was killed); idempotent, and a container Dockyard has no record of is
+        fine.  The record stays, so ``attach`` can bring the container back on
+        the same networks.  The namespace is the caller's to unpin; doing that
+        first makes this quicker, as the kernel then removes the veths with
+        the namespace instead of this call deleting them one by one.
         """
         with self.store.locked():
             record = self.store.container(container_id)
@@ -286,7 +288,7 @@ class Networks:
                 self.store.delete_container(record.id)
             for network in self.store.networks():
                 self._delete_network(network)
-            self._sync_rules()
+            self._sync_rules(force=True)
 
     # -- internals: records ---------------------------------------------------
 
@@ -359,7 +361,7 @@ class Networks:
         from . import netlink
         self.store.delete_network(network)
         netlink.delete_link(network.bridge)
-        self._sync_rules()
+        self._sync_rules(force=True)
 
     # -- internals: attaching -------------------------------------------------
 
@@ -443,7 +445,7 @@ class Networks:
             from . import netlink
             for endpoint in record.endpoints:
                 if endpoint.veth:
-                    netlink.delete_link(endpoint.veth)
+                    netlink.delete_link(endpoint.veth, record.netns)
                 network = self.store.find_network(endpoint.network)
                 if network is not None and record.id in network.allocations.values():
                     ipam.release(network, record.id)
@@ -470,13 +472,14 @@ class Networks:
     def _mtu(self, network: Network) -> int:
         return int(network.options.get(MTU_OPTION) or self.store.settings.mtu)
 
-    def _sync_rules(self) -> None:
-        """Replace Dockyard's nftables table with one rendered from the records."""
+    def _sync_rules(self, force: bool = False) -> None:
+        """Replace Dockyard's nftables table with one rendered from the records
+        (unless that is the table applied last; force: even then)."""
         from . import nft
         table = self.store.settings.table
         networks = self.store.networks()
         if not networks:
-            nft.apply(nft.delete_script(table))
+            nft.remove(table)
             return
         forwards = []
         for record in self.store.containers():
@@ -484,8 +487,9 @@ class Networks:
             if first is not None and first.ip:
                 forwards += [nft.Forward(b.proto, b.host_ip, b.host_port, first.ip,
                                          b.container_port, record.id) for b in record.published]
-        nft.apply(nft.render(table, networks, forwards,
-                             drop_foreign=(self.store.dir / _FORWARDING_MARK).exists()))
+        nft.apply_changed(table, nft.render(table, networks, forwards,
+                                            drop_foreign=(self.store.dir / _FORWARDING_MARK).exists()),
+                          force)
 
     # -- internals: files -----------------------------------------------------
 

@@ -16,13 +16,48 @@ removes the container ends, whatever became of the namespace.
 from __future__ import annotations
 
 import errno
+import importlib
+import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Network
 
-from pyroute2 import IPRoute, netns
-from pyroute2.netlink.exceptions import NetlinkError
+
+def _import_pyroute2_lean() -> None:
+    """Make ``pyroute2`` importable without running its ``__init__`` yet.
+
+    The package's ``__init__`` imports every netlink family it knows
+    (wireguard, nl80211, ipvs, NDB, ...): a third of its import time, for
+    nothing this module uses.  The package module is created without it; a
+    submodule (``pyroute2.iproute``) imports as usual, and the first request
+    for anything else (``from pyroute2 import NDB`` elsewhere in the process)
+    runs the real ``__init__`` then, so other users of pyroute2 see no
+    difference.
+    """
+    if "pyroute2" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pyroute2")
+    package = importlib.util.module_from_spec(spec)
+
+    def __getattr__(name: str):
+        try:
+            return importlib.import_module(f"pyroute2.{name}")
+        except ModuleNotFoundError:
+            pass
+        del package.__getattr__
+        spec.loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = __getattr__
+    sys.modules["pyroute2"] = package
+
+
+_import_pyroute2_lean()
+from pyroute2 import netns  # noqa: E402  (after the lean import above)
+from pyroute2.iproute.linux import IPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 _HAIRPIN = 1  # IFLA_BRPORT_MODE: a container may reach itself through a published port
 
@@ -46,8 +81,16 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
         write_sysctl(f"net/ipv4/conf/{name}/{key}", "1")
 
 
-def delete_link(name: str) -> None:
-    """Delete a link (a bridge, or a veth pair by either end); gone already is fine."""
+def delete_link(name: str, namespace: str | None = None) -> None:
+    """Delete a link (a bridge, or a veth pair by either end); gone already is fine.
+
+    A veth whose namespace (given) is no longer pinned is left alone: its
+    container has stopped and the kernel is tearing the namespace down,
+    veths included, in the background.  Deleting it here would make the
+    caller wait out an RCU grace period (~25 ms here) for nothing.
+    """
+    if namespace is not None and not os.path.exists(namespace):
+        return
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=name)
         if found:

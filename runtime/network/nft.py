@@ -23,12 +23,18 @@ everything else; Dockyard does the same (``drop_foreign``).
 
 The rules go to the kernel through libnftables (``nft``'s own library, from
 Debian's libnftables1) over ctypes: no process to start per change, and the
-same parser and error messages as ``nft -f``.
+same parser and error messages as ``nft -f``.  A transaction that removes
+anything waits for an RCU grace period (10-20 ms here), so a script equal to
+the one applied last is not applied again: a container without published
+ports changes nothing in the table and costs nothing here.  What was applied
+last is kept under /run, which, like the kernel's rules, does not survive a
+reboot.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from .model import Network
 
 _LIBRARY = "libnftables.so.1"
+APPLIED_DIR = "/run/dockyard/nftables"  # <table>: the script applied last
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,32 @@ def render(table: str, networks: Sequence["Network"], forwards: Sequence[Forward
 def delete_script(table: str) -> str:
     """The script that removes the table, whether or not it exists."""
     return f"table ip {table} {{}}\ndelete table ip {table}\n"
+
+
+def remove(table: str) -> None:
+    """Remove the table (there or not) and forget what was applied to it."""
+    apply(delete_script(table))
+    try:
+        os.unlink(os.path.join(APPLIED_DIR, table))
+    except FileNotFoundError:
+        pass
+
+
+def apply_changed(table: str, script: str, force: bool = False) -> None:
+    """apply(script) unless it is the one applied last for table (force: apply anyway)."""
+    marker = os.path.join(APPLIED_DIR, table)
+    try:
+        with open(marker) as f:
+            if f.read() == script and not force:
+                return
+    except FileNotFoundError:
+        pass
+    apply(script)
+    os.makedirs(APPLIED_DIR, mode=0o700, exist_ok=True)
+    temp = f"{marker}.{os.getpid()}.tmp"
+    with open(temp, "w") as f:
+        f.write(script)
+    os.replace(temp, marker)
 
 
 def apply(script: str) -> None:

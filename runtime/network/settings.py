@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,15 @@ class Settings:
         return cls(bridge=bridge, bip=ipaddress.IPv4Interface(doc.get("bip", DEFAULT_BIP)),
                    mtu=int(doc.get("mtu", default.mtu)), pools=pools, table=table,
                    ip_forward=bool(doc.get("ip-forward", default.ip_forward)))
+
+
+def write_isolated(directory: Path, bip: str = "10.213.0.1/24", pool: str = "10.214.0.0/16") -> dict:
+    """Settings for a throw-away root (tests, benchmarks): a bridge and table
+    named at random, the given ranges, and the global ip_forward left alone,
+    so nothing a real installation uses is touched.  Returns what was written."""
+    tag = uuid.uuid4().hex[:8]
+    doc = {"bridge": f"dyt{tag}", "bip": bip, "nftables-table": f"dytest_{tag}", "ip-forward": False,
+           "default-address-pools": [{"base": pool, "size": 24}]}
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / FILE).write_text(json.dumps(doc))
+    return doc

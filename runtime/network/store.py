@@ -7,8 +7,11 @@ lock serialises concurrent ``dockyard run``s without costing anything
 noticeable, and rules out two of them creating the same bridge or handing out
 the same address.  The kernel drops the lock when its holder dies, so a
 SIGKILLed run never blocks the next one.  Files are replaced atomically
-(temp, fsync, rename), so readers that take no lock (``network ls``) see the
-old record or the new one.
+(temp, rename), so readers that take no lock (``network ls``) see the old
+record or the new one.  Only a new network's definition is fsynced: address
+allocations and container records describe kernel state that a machine
+crash wipes anyway (no bridge, veth or rule survives a reboot), and an fsync
+costs several milliseconds of every container's start.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ class Store:
         except NotFound:
             return None
 
-    def save_network(self, network: Network) -> None:
-        self._write(self.dir / f"{network.id}.json", network.to_doc())
+    def save_network(self, network: Network, durable: bool = False) -> None:
+        """Store the record; durable (for a new network) survives a machine crash too."""
+        self._write(self.dir / f"{network.id}.json", network.to_doc(), durable)
 
     def delete_network(self, network: Network) -> None:
         (self.dir / f"{network.id}.json").unlink(missing_ok=True)
@@ -123,15 +127,17 @@ class Store:
                     yield doc
 
     @staticmethod
-    def _write(path: Path, doc: dict) -> None:
+    def _write(path: Path, doc: dict, durable: bool = False) -> None:
         temp = path.with_name(f"{_TMP}{os.getpid()}-{path.name}")
         with open(temp, "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(temp, path)
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if durable:
+            fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

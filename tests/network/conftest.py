@@ -18,7 +18,7 @@ and fails the test if a link, namespace, table or record is left.
 
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from runtime.network.settings import write_isolated
 
 REPO = Path(__file__).resolve().parents[2]
 NETNS_DIR = Path("/run/dockyard-test/netns")
@@ -35,9 +37,7 @@ BUSYBOX = "/bin/busybox"
 def _skip_reason() -> str | None:
     if os.geteuid() != 0:
         return "network tests need root (bridges, veths, namespaces, nftables)"
-    try:
-        import pyroute2  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pyroute2") is None:
         return "pyroute2 is not installed (pip install pyroute2)"
     from runtime.network import nft
     if not nft.available():
@@ -62,16 +62,6 @@ def links(prefix: str = "dy") -> set[str]:
 def nft_tables() -> set[str]:
     out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
     return set(out.stdout.split("\n"))
-
-
-def isolated_settings(root: Path) -> dict:
-    """Settings no real installation uses: unique names, ranges of our own, no global sysctl."""
-    tag = uuid.uuid4().hex
-    settings = {"bridge": f"dyt{tag[:8]}", "bip": "10.213.0.1/24", "nftables-table": f"dytest_{tag[:8]}",
-                "ip-forward": False, "default-address-pools": [{"base": "10.214.0.0/16", "size": 24}]}
-    (root / "networks").mkdir(parents=True, exist_ok=True)
-    (root / "networks" / "settings.json").write_text(json.dumps(settings))
-    return settings
 
 
 class SimContainer:
@@ -103,7 +93,7 @@ class Sandbox:
 
         self.tmp = tmp
         self.root = tmp / "root"
-        self.settings = isolated_settings(self.root)
+        self.settings = write_isolated(self.root / "networks")
         self.networks = Networks(self.root)
         self.containers: list[SimContainer] = []
         self.servers: list[subprocess.Popen] = []

@@ -178,6 +178,23 @@ def test_cleanup_after_the_attaching_process_was_killed(sandbox) -> None:
     assert sandbox.networks.published(c.id) == []
 
 
+def test_cleanup_after_the_namespace_was_unpinned(sandbox) -> None:
+    """The usual order when a container stops: the kernel takes the veth with the namespace."""
+    import time
+
+    from pyroute2 import netns
+
+    c = sandbox.start("gone", publish=["80"])
+    netns.remove(c.netns)
+    sandbox.networks.cleanup(c.id)
+    deadline = time.monotonic() + 5
+    while f"dy{c.id[:12]}" in links() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert f"dy{c.id[:12]}" not in links()
+    assert sandbox.networks.network("bridge").allocations == {}
+    assert str(sandbox.networks.store.container(c.id).published) == "[]"
+
+
 def test_none_and_host_modes_write_files_without_pyroute2(sandbox, tmp_path) -> None:
     script = textwrap.dedent("""
         import sys
