@@ -36,6 +36,7 @@ from ocispec.reference import Reference
 
 from .blobsources import BlobSources
 from .errors import DockyardError
+from .layerfeed import LayerFeed
 from .layers import LayerStore, chain_id, chain_ids
 from .layers.store import unpack_pool
 from .localimages import short_id, with_repo_digest
@@ -151,6 +152,7 @@ class _Run:
         self._display = display
         self._slots = slots
         self._downloaded = False
+        self._workers = asyncio.Semaphore()  # set for each fetch
 
     async def plan(self, manifest: Manifest, unpack: bool,
                    platform: Platform | None) -> list[_Layer]:
@@ -182,61 +184,104 @@ class _Run:
             self._display.status(short_id(layer.descriptor.digest), "Pulling fs layer")
         pending = [layer for layer in layers if layer.diff_id is not None
                    and not self._store.layers.has(layer.chain_id)]
-        async with _layer_store(self._store, pending) as unpacker:
+        async with _layer_store(self._store, pending) as (unpacker, workers):
+            # One unpacking per worker at most: a job handed to the executor starts at
+            # once, so an unpacker reading a download as it arrives is never queued.
+            self._workers = asyncio.Semaphore(workers)
             await asyncio.gather(*(self._layer(layer, unpacker) for layer in layers))
         return self._downloaded
 
     async def _layer(self, layer: _Layer, unpacker: LayerStore) -> None:
         item = short_id(layer.descriptor.digest)
-        unpacked = layer.chain_id is None or self._store.layers.has(layer.chain_id)
-        if unpacked and await self._store.has_blob(layer.descriptor.digest):
-            self._display.status(item, "Already exists")
-            return
-        await self._download(layer.descriptor, item)
-        if unpacked:
+        if layer.chain_id is None or self._store.layers.has(layer.chain_id):
+            if await self._store.has_blob(layer.descriptor.digest):
+                self._display.status(item, "Already exists")
+            else:
+                await self._download(layer.descriptor, item)
             return
         if layer.descriptor.media_type not in LAYER_TYPES:
             raise DockyardError(f"layer {layer.descriptor.digest}: unsupported media type "
                                 f"{layer.descriptor.media_type!r}")
-        self._display.status(item, "Extracting")
-        await unpacker.unpack(self._store.blobs.path(layer.descriptor.digest),
-                              layer.diff_id, layer.parent)
+        stored = await self._store.has_blob(layer.descriptor.digest)
+        if stored or self._workers.locked():  # no await from here to taking a worker
+            await self._download(layer.descriptor, item)
+            async with self._workers:
+                self._display.status(item, "Extracting")
+                await unpacker.unpack(self._store.blobs.path(layer.descriptor.digest),
+                                      layer.diff_id, layer.parent)
+        else:
+            async with self._workers:
+                await self._stream(layer, item, unpacker)
         self._display.status(item, "Pull complete")
 
-    async def _download(self, blob: Descriptor, item: str | None) -> None:
-        """Bring ``blob`` into the store unless it is there; ``item`` names it on the display."""
+    async def _stream(self, layer: _Layer, item: str, unpacker: LayerStore) -> None:
+        """Download ``layer`` and unpack it as it arrives (see ``client.layerfeed``)."""
+        assert layer.diff_id is not None
+        feed = LayerFeed()
+        unpacking = asyncio.ensure_future(unpacker.unpack(feed.path, layer.diff_id,
+                                                          layer.parent))
+        fed = False
+        try:
+            if await feed.connect(unpacking):
+                fed = await self._download(layer.descriptor, item, feed)
+            else:  # the layer was unpacked meanwhile: nothing read the feed
+                await self._download(layer.descriptor, item)
+        finally:
+            await feed.close()
+            if not fed:  # the unpacker saw less than the whole blob, or nothing
+                await asyncio.gather(unpacking, return_exceptions=True)
+        self._display.status(item, "Extracting")
+        if fed:
+            await unpacking
+        elif not self._store.layers.has(layer.chain_id):
+            await unpacker.unpack(self._store.blobs.path(layer.descriptor.digest),
+                                  layer.diff_id, layer.parent)
+
+    async def _download(self, blob: Descriptor, item: str | None,
+                        feed: LayerFeed | None = None) -> bool:
+        """Bring ``blob`` into the store unless it is there; ``item`` names it on the display.
+
+        True when every byte of the blob also went to ``feed``.
+        """
         if await self._store.has_blob(blob.digest):
-            return
+            return False
         if item and self._slots.locked():
             self._display.status(item, "Waiting")
         async with self._slots, self._store.ingest(blob.digest, blob.size) as writer:
             if writer.complete:  # another pull brought it in meanwhile
-                return
+                return False
             if item:
                 self._display.status(item, "Downloading", total=blob.size,
                                      completed=writer.offset)
             self._downloaded = True
+            if writer.offset:  # resumed: the feed would miss the start
+                feed = None
             async with aclosing(self._repo.iter_blob(blob.digest, writer.offset)) as chunks:
                 async for chunk in chunks:
                     await writer.write(chunk)
+                    if feed is not None:
+                        await feed.write(chunk)
                     if item:
                         self._display.advance(item, len(chunk))
             if item:
                 self._display.status(item, "Verifying Checksum")
         if item:
             self._display.status(item, "Download complete")
+        return feed is not None
 
 
 @asynccontextmanager
-async def _layer_store(store: ImageStore, pending: list[_Layer]) -> AsyncIterator[LayerStore]:
-    """Where ``pending`` layers unpack: worker processes when there is much to unpack."""
-    volume = sum(layer.descriptor.size for layer in pending)
-    if volume < POOL_THRESHOLD:
-        yield store.layers
+async def _layer_store(store: ImageStore, pending: list[_Layer]
+                       ) -> AsyncIterator[tuple[LayerStore, int]]:
+    """Where ``pending`` layers unpack, and how many at once: worker processes when there
+    is much to unpack, else threads."""
+    workers = max(1, min(os.cpu_count() or 1, len(pending)))
+    if sum(layer.descriptor.size for layer in pending) < POOL_THRESHOLD:
+        yield store.layers, workers
         return
-    pool: ProcessPoolExecutor = unpack_pool(min(os.cpu_count() or 1, len(pending)))
+    pool: ProcessPoolExecutor = unpack_pool(workers)
     try:
-        yield LayerStore(store.layers.root, pool)
+        yield LayerStore(store.layers.root, pool), workers
     finally:
         await asyncio.to_thread(pool.shutdown)
 

@@ -142,8 +142,10 @@ def unpack_pool(workers: int | None = None) -> ProcessPoolExecutor:
     """
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__])
-    pool = ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=context)
-    pool.submit(int)  # starts the workers without waiting for them
+    count = workers or os.cpu_count() or 1
+    pool = ProcessPoolExecutor(count, mp_context=context)
+    for _ in range(count):  # starts every worker (one per submit) without waiting for them
+        pool.submit(int)
     return pool
 
 

@@ -196,3 +196,22 @@ async def test_errors_are_one_line(cli, dockyard):
     assert "manifest unknown" in unknown.err.lower()
     platform = await cli("pull", "--platform", "linux", f"{dockyard}/team/nothing")
     assert platform.err == "Error: invalid platform 'linux': expected os/arch[/variant]\n"
+
+
+async def test_a_hostile_layer_fails_the_pull_while_streaming(cli, dockyard, registry_api,
+                                                              layout):
+    """The unpacker reads the download as it arrives; refusing it ends the pull, cleanly."""
+    from ..layerkit import entry, tar_bytes
+
+    evil = tar_bytes(entry("../escaped", data=b"x"), entry("big", data=os.urandom(1 << 20)))
+    manifest = add_image(layout, [files_layer(ok=b"ok"), evil])
+    await publish(registry_api, dockyard, "team/evil", layout, manifest, "1")
+
+    result = await cli("pull", f"{dockyard}/team/evil:1")
+
+    assert result.code == 1 and len(result.err.splitlines()) == 1
+    assert "path leaves the layer" in result.err
+    store = await stored(cli)
+    assert all(not name.startswith(".tmp-") for name in os.listdir(store.layers.root))
+    assert await store.images() == []
+    assert not (cli.root.parent / "escaped").exists()
