@@ -148,12 +148,13 @@ def run_rm(args: argparse.Namespace, ctx: "Context") -> int:
 
 
 def run_connect(args: argparse.Namespace, ctx: "Context") -> int:
-    networks(ctx).connect(args.network, args.container, aliases=args.alias, ip=args.ip)
+    networks(ctx).connect(args.network, container_id(ctx, args.container), aliases=args.alias,
+                          ip=args.ip)
     return 0
 
 
 def run_disconnect(args: argparse.Namespace, ctx: "Context") -> int:
-    networks(ctx).disconnect(args.network, args.container)
+    networks(ctx).disconnect(args.network, container_id(ctx, args.container))
     return 0
 
 
@@ -168,6 +169,22 @@ def run_prune(args: argparse.Namespace, ctx: "Context") -> int:
     if pruned:
         print("Deleted Networks:\n" + "".join(f"{n.name}\n" for n in pruned))
     return 0
+
+
+def container_id(ctx: "Context", ref: str) -> str:
+    """The full ID of a container by name, ID or prefix: dockyard's containers first, then
+    the network records (which the library's users outside ``dockyard run`` also make)."""
+    from runtime.network import NotFound
+
+    from ..containers.records import ContainerStore, NoSuchContainer
+
+    try:
+        return ContainerStore(ctx.root).find(ref)["Id"]
+    except NoSuchContainer:
+        try:
+            return networks(ctx).container(ref).id
+        except NotFound:
+            raise NoSuchContainer(f"No such container: {ref}") from None
 
 
 def describe(manager: "Networks", network: "Network") -> dict[str, Any]:

@@ -19,11 +19,15 @@ def register(subcommands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, ctx: "Context") -> int:
-    from runtime.network import Networks
+    from runtime.network import NotFound
 
     from ..errors import DockyardError
+    from .network import container_id, networks
 
-    bindings = Networks(ctx.root).published(args.container)
+    try:
+        bindings = networks(ctx).published(container_id(ctx, args.container))
+    except NotFound:  # a container without network settings of its own (none, host)
+        bindings = []
     if args.private is None:
         for binding in bindings:
             print(binding.describe())

@@ -29,7 +29,7 @@ _SUPERVISOR_GRACE = 30.0  # seconds a supervisor may take to record an exit
 
 def create(ctx: Context, args: argparse.Namespace) -> dict:
     """A new container record for ``args`` (create/run flags); nothing runs yet."""
-    from . import image, names, options
+    from . import image, names, networking, options
 
     store = ContainerStore(ctx.root)
     sweep(store)
@@ -79,7 +79,7 @@ def create(ctx: Context, args: argparse.Namespace) -> dict:
             "MergedDir": path(container_id, "rootfs")}},
         "Mounts": [_mount_point(bind) for bind in host["Binds"]],
         "Config": config,
-        "NetworkSettings": {"Networks": {host["NetworkMode"]: {}}},
+        "NetworkSettings": {"Networks": {host["NetworkMode"]: networking.endpoint_settings(args)}},
         # not Docker's: what later commands need to run and clean up the container
         "Dockyard": {"Layers": img.layers, "Held": False, "Supervisor": None, "Init": None},
     }

@@ -20,6 +20,8 @@ import re
 
 from client.errors import DockyardError
 
+from . import networking
+
 TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
     import argparse
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 CPU_PERIOD = 100_000  # microseconds: Docker's --cpus period
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses smaller --memory limits
-NETWORK_MODES = ("none", "host")
 _SIZE = re.compile(r"(\d+(?:\.\d+)?) ?([kmgtp])?i?b?", re.IGNORECASE)
 
 
@@ -71,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]", help="Ulimit options")
     add("--rm", action="store_true", help="Automatically remove the container when it exits")
     add("--network", "--net", default="none", metavar="MODE",
-        help="Connect a container to a network: none (default) or host")
+        help="Connect a container to a network: none (default), host, bridge or a network's name")
+    networking.add_arguments(add)
     add("--runtime", default="dockyard", metavar="RUNTIME",
         help="Runtime to use: dockyard (built in), crun, runc or a path to an OCI runtime")
     add("--stop-signal", metavar="SIGNAL", help="Signal to stop the container")
@@ -120,8 +122,6 @@ def host_config(args: argparse.Namespace) -> dict:
         ulimits = [parse_ulimit(u) for u in args.ulimit]
     except (CapabilityError, RlimitError) as err:
         raise DockyardError(str(err)) from None
-    if args.network not in NETWORK_MODES:
-        raise DockyardError(f"network mode {args.network!r} is not supported yet: use none or host")
     for opt in args.security_opt:
         if opt not in ("no-new-privileges", "no-new-privileges:true", "seccomp=unconfined",
                        "seccomp:unconfined"):
@@ -148,6 +148,7 @@ def host_config(args: argparse.Namespace) -> dict:
         "LogConfig": {"Type": "json-file", "Config": {}},
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "ShmSize": 64 * 1024 * 1024,
+        **networking.host_config(args),
     }
 
 
@@ -209,6 +210,7 @@ def container_config(args: argparse.Namespace, image: Image, container_id: str) 
         "WorkingDir": args.workdir or base.get("WorkingDir") or "",
         "Entrypoint": entrypoint or None,
         "Labels": dict(base.get("Labels") or {}),
+        "ExposedPorts": base.get("ExposedPorts") or None,
         "StopSignal": args.stop_signal or base.get("StopSignal") or "SIGTERM",
         **({"StopTimeout": args.stop_timeout} if args.stop_timeout is not None else {}),
     }

@@ -181,7 +181,10 @@ class ContainerStore:
 
         The caller has released whatever was mounted inside.
         """
+        from .networking import forget
+
         container_id = record["Id"]
+        forget(self, record)  # its addresses and names on networks
         aside = os.path.join(self.root, f"{_REMOVING}{container_id}")
         try:
             os.rename(self.path(container_id), aside)

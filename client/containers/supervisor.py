@@ -25,7 +25,7 @@ import sys
 
 from client.errors import DockyardError
 
-from . import procs, runtimes
+from . import networking, procs, runtimes
 from .records import ContainerConflict, timestamp
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
@@ -112,6 +112,8 @@ class Session:
             namespace = path(self.id, "netns")
             netns.remove(namespace)  # a namespace of an earlier run that was not released
             netns.create(namespace)
+        if networking.uses_library(record):
+            networking.attach(self.store, record, namespace)  # veth, address, ports, /etc files
         user = users.resolve(root, config.get("User") or "")
         spec = bundle.oci_config(record, user, path(self.id), namespace)
         process = spec["process"]
@@ -265,6 +267,7 @@ def release(store: ContainerStore, record: dict) -> None:
         cgroup.kill_all(signal.SIGKILL)
         cgroup.destroy()
     netns.remove(store.path(container_id, "netns"))
+    networking.release(store, record)  # after the unpin: the kernel takes the veth with it
     rootfs.unmount(store.path(container_id, "rootfs"))
 
 

@@ -10,6 +10,7 @@ and ``Attachment``; ``dockyard run`` uses it as::
     # namespace, the host's), attachment.mounts() in mounts, attachment.hostname
     ...                                   # create and start the container
     networks.cleanup(container_id)        # it stopped (or its run was SIGKILLed)
+    networks.setup(Request(container_id, ..., netns=new_path))  # start: as recorded, again
     networks.forget(container_id)         # it was removed
 
 Importing this package is cheap: pyroute2 and libnftables are loaded only by

@@ -168,32 +168,29 @@ class Networks:
     # -- containers -----------------------------------------------------------
 
     def setup(self, request: Request) -> Attachment:
-        """Record a container's networking and attach it (``run``); call before creating it.
+        """Attach a container before it is created (``run``, ``start``).
 
-        On failure nothing is left: no record, no kernel object, no address.
+        The first time, the request is recorded; a container that has a
+        record already (``start`` of a stopped one) is attached again as
+        recorded, with ``connect``/``disconnect`` since taken into account,
+        in the request's new namespace, after releasing whatever a killed
+        run left behind.  On failure nothing new is left: no kernel object,
+        no address, and no record unless there was one before.
         """
         with self.store.locked():
-            if self.store.container(request.container_id) is not None:
-                raise NetworkError(f"container {request.container_id} already has network settings")
-            record = self._record(request)
-            self.store.save_container(record)
+            record = self.store.container(request.container_id)
+            known = record is not None
+            if known:
+                self._release(record)
+            else:
+                record = self._record(request)
+                self.store.save_container(record)
             try:
                 return self._attach(record, request.netns, request.peer_pid)
             except BaseException:
                 self._release(record)
-                self.store.delete_container(record.id)
-                raise
-
-    def attach(self, container_id: str, netns: str | None = None,
-               peer_pid: int | None = None) -> Attachment:
-        """Attach a stopped container again from its record (``start``), in a new namespace."""
-        with self.store.locked():
-            record = self._container(container_id)
-            self._release(record)  # whatever a killed run left behind
-            try:
-                return self._attach(record, netns, peer_pid)
-            except BaseException:
-                self._release(record)
+                if not known:
+                    self.store.delete_container(record.id)
                 raise
 
     def cleanup(self, container_id: str) -> None:
@@ -232,7 +229,11 @@ class Networks:
                 ip: str | None = None) -> None:
         """``network connect``: a new endpoint, live if the container is attached."""
         with self.store.locked():
-            record = self.container(container_ref)
+            try:
+                record = self.container(container_ref)
+            except NotFound:
+                raise NetworkError(f"container {container_ref} has no network settings (its network "
+                                   "mode is none or host): it cannot be connected") from None
             network = self._network_for_use(network_ref)
             if record.mode != BRIDGE_DRIVER:
                 raise NetworkError(f"container {record.name} uses network mode {record.mode}: "
@@ -320,12 +321,6 @@ class Networks:
             self._check_user_options(network, request.aliases, request.ip)
             record.endpoints.append(Endpoint(network.id, list(request.aliases), request.ip,
                                              _check_mac(request.mac)))
-        return record
-
-    def _container(self, container_id: str) -> Container:
-        record = self.store.container(container_id)
-        if record is None:
-            raise NotFound(f"No such container: {container_id}")
         return record
 
     def _by_name(self, name: str, networks: list[Network] | None = None) -> Network | None:

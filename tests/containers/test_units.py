@@ -42,7 +42,8 @@ def test_host_config_checks_every_flag() -> None:
                           (("-m", "64m", "--memory-swap", "32m"), "larger than memory"),
                           (("--memory-swap", "1g"), "set the Memory limit"),
                           (("--cpus", "1000"), "range of CPUs"),
-                          (("--network", "bridge"), "not supported yet"),
+                          (("--network", "container:web"), "not supported yet"),
+                          (("--network", "none", "-p", "80"), "takes none of"),
                           (("--cap-add", "NOPE"), "unknown capability"),
                           (("-v", "relative:/x"), "named volumes"),
                           (("--tmpfs", "tmp"), "must be absolute")):

@@ -1,0 +1,121 @@
+"""Where the container life cycle meets ``runtime.network``: run/start, stop, rm.
+
+``none`` and ``host`` need nothing from the network library and never import
+it (nor pyroute2): their start-up time is budgeted.  Every other
+``--network`` (``bridge``, a user-defined network) goes through
+``runtime.network.Networks`` at three points:
+
+- the supervisor's ``_create``, after it pinned the container's namespace:
+  ``attach`` (veth, address, routes, port rules, hosts/resolv.conf/hostname
+  in the container's directory, where the bundle bind-mounts them from);
+- ``supervisor.release``, after it unpinned the namespace: ``release`` (the
+  kernel takes the veth with the namespace; addresses, host ports and rules
+  are given back);
+- ``ContainerStore.remove``: ``forget``, so a removed container no longer
+  holds its networks (``network rm`` refuses while it does).
+"""
+
+from __future__ import annotations
+
+import os
+
+from client.errors import DockyardError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    import argparse
+
+    from .records import ContainerStore
+
+WITHOUT_LIBRARY = ("none", "host")
+
+
+def add_arguments(add) -> None:
+    """The networking flags of ``create``/``run`` (``add`` is the parser's add_argument)."""
+    add("-p", "--publish", action="append", default=[], metavar="[IP:][HOST:]CTR[/PROTO]",
+        help="Publish a container's port(s) to the host")
+    add("-P", "--publish-all", action="store_true",
+        help="Publish all exposed ports to random ports")
+    add("--network-alias", action="append", default=[], metavar="ALIAS",
+        help="Add network-scoped alias for the container")
+    add("--ip", metavar="ADDRESS", help="IPv4 address (e.g., 172.30.100.104)")
+    add("--mac-address", metavar="MAC", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+    add("--dns", action="append", default=[], metavar="ADDRESS", help="Set custom DNS servers")
+    add("--dns-search", action="append", default=[], metavar="DOMAIN",
+        help="Set custom DNS search domains")
+    add("--dns-option", action="append", default=[], metavar="OPTION", help="Set DNS options")
+    add("--add-host", action="append", default=[], metavar="HOST:IP",
+        help="Add a custom host-to-IP mapping (host:ip)")
+
+
+def host_config(args: argparse.Namespace) -> dict:
+    """The HostConfig fields of the networking flags (Docker's shapes), checked as far as
+    they can be before the container starts."""
+    mode = args.network
+    if mode.startswith("container:"):
+        raise DockyardError("--network container:NAME is not supported yet")
+    needs_library = args.publish or args.publish_all or args.network_alias or args.ip \
+        or args.mac_address or args.dns or args.dns_search or args.dns_option or args.add_host
+    if mode in WITHOUT_LIBRARY and needs_library:
+        raise DockyardError(f"--network {mode} takes none of -p, -P, --network-alias, --ip, "
+                            "--mac-address, --dns*, --add-host")
+    bindings: dict[str, list[dict]] = {}
+    if args.publish:
+        from runtime.network.ports import parse_publish  # a NetworkError is one line for the user
+        for binding in (b for spec in args.publish for b in parse_publish(spec)):
+            bindings.setdefault(f"{binding.container_port}/{binding.proto}", []).append(
+                {"HostIp": binding.host_ip, "HostPort": str(binding.host_port or "")})
+    return {"PortBindings": bindings, "PublishAllPorts": args.publish_all, "Dns": args.dns,
+            "DnsSearch": args.dns_search, "DnsOptions": args.dns_option,
+            "ExtraHosts": args.add_host or None}
+
+
+def endpoint_settings(args: argparse.Namespace) -> dict:
+    """Docker's EndpointSettings for the network given with --network."""
+    return {"Aliases": args.network_alias or None,
+            "IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
+            "MacAddress": args.mac_address or ""}
+
+
+def attach(store: ContainerStore, record: dict, namespace: str) -> None:
+    """Put the container on its network, in its pinned namespace (run, start)."""
+    from runtime.network import Networks, Request
+
+    config, host = record["Config"], record["HostConfig"]
+    mode = host["NetworkMode"]
+    endpoint = record["NetworkSettings"]["Networks"].get(mode) or {}
+    publish = [f"{b['HostIp']}:{b['HostPort']}:{port}" for port, hosts in
+               (host.get("PortBindings") or {}).items() for b in hosts]
+    request = Request(
+        record["Id"], record["Name"].lstrip("/"), store.path(record["Id"]), network=mode,
+        aliases=endpoint.get("Aliases") or (), ip=(endpoint.get("IPAMConfig") or {}).get("IPv4Address"),
+        mac=endpoint.get("MacAddress") or None, hostname=config.get("Hostname"), publish=publish,
+        publish_all=bool(host.get("PublishAllPorts")), exposed=sorted(config.get("ExposedPorts") or {}),
+        dns=host.get("Dns") or (), dns_search=host.get("DnsSearch") or (),
+        dns_options=host.get("DnsOptions") or (), extra_hosts=host.get("ExtraHosts") or (),
+        netns=namespace)
+    for warning in Networks(_root(store)).setup(request).warnings:
+        import sys
+        print(f"WARNING: {warning}", file=sys.stderr)
+
+
+def release(store: ContainerStore, record: dict) -> None:
+    """Give back addresses, host ports and rules (the container has stopped)."""
+    if uses_library(record):
+        from runtime.network import Networks
+        Networks(_root(store)).cleanup(record["Id"])
+
+
+def forget(store: ContainerStore, record: dict) -> None:
+    """Drop the container's network record (it is being removed)."""
+    if uses_library(record):
+        from runtime.network import Networks
+        Networks(_root(store)).forget(record["Id"])
+
+
+def uses_library(record: dict) -> bool:
+    return (record.get("HostConfig") or {}).get("NetworkMode", "none") not in WITHOUT_LIBRARY
+
+
+def _root(store: ContainerStore) -> str:
+    return os.path.dirname(store.root)

@@ -1,0 +1,127 @@
+"""Networking of real containers through ``dockyard run`` (root, busybox image).
+
+The root of each test names its own default bridge, nftables table and
+address ranges (``write_isolated``), so nothing of a real installation is
+touched; traffic goes to 127.0.0.1 and to the containers' own addresses only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+from runtime.network.settings import write_isolated
+from tests.containers.conftest import dockyard, image_root  # noqa: F401  (fixtures used below)
+from tests.helpers.busybox_image import BUSYBOX
+
+from .conftest import links, needs_root, nft_tables
+
+pytestmark = needs_root
+
+SERVE = "mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"
+GET = 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 {host} 80'
+
+
+@pytest.fixture
+def net(dockyard):  # noqa: F811  (the fixture imported above)
+    from runtime.network import Networks
+
+    settings = write_isolated(dockyard.root / "networks")
+    yield dockyard
+    dockyard.cleanup()
+    Networks(dockyard.root).destroy_all()
+    assert not [name for name in links() if name.startswith(("dy-", settings["bridge"]))
+                or any(name == f"dy{i[:12]}" for i in dockyard.seen)]
+    assert not [t for t in nft_tables() if settings["nftables-table"] in t]
+    assert not list((dockyard.root / "networks" / "containers").glob("*.json"))
+
+
+def serve(dockyard, name: str, *flags: str, text: str = "hello") -> None:
+    dockyard.ok("run", "-d", "--name", name, *flags, BUSYBOX, "sh", "-c", SERVE.format(text=text))
+    dockyard.wait_for(lambda: ":80 " in dockyard.ok("exec", name, "netstat", "-ltn"),
+                      what=f"httpd in {name}")
+
+
+def fetch(dockyard, host: str, *flags: str) -> str:
+    result = dockyard("run", "--rm", *flags, BUSYBOX, "sh", "-c", GET.format(host=host))
+    return result.stdout
+
+
+def address(dockyard, network: str, name: str) -> str:
+    [doc] = json.loads(dockyard.ok("network", "inspect", network))
+    return next(c["IPv4Address"].split("/")[0] for c in doc["Containers"].values() if c["Name"] == name)
+
+
+def test_two_containers_on_a_user_network_talk_by_name(net) -> None:
+    net.ok("network", "create", "appnet")
+    serve(net, "web", "--network", "appnet", "--network-alias", "www", text="by-name")
+    assert "by-name" in fetch(net, "web", "--network", "appnet")
+    assert "by-name" in fetch(net, "www", "--network", "appnet")
+
+
+def test_containers_on_different_networks_cannot_reach_each_other(net) -> None:
+    net.ok("network", "create", "red")
+    net.ok("network", "create", "blue")
+    serve(net, "redweb", "--network", "red", text="red")
+    target = address(net, "red", "redweb")
+    assert "red" in fetch(net, target, "--network", "red")
+    assert "red" not in fetch(net, target, "--network", "blue")
+    assert "red" not in fetch(net, "redweb", "--network", "blue")  # no name either
+
+
+def test_published_ports_answer_on_loopback_and_port_lists_them(net) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(net, "pub", "-p", f"127.0.0.1:{port}:80", "-p", "81", "--network", "bridge", text="pub")
+    assert "pub" in _get(port)
+    lines = net.ok("port", "pub").splitlines()
+    assert lines[0] == f"80/tcp -> 127.0.0.1:{port}"
+    random_port = int(lines[1].rsplit(":", 1)[1])
+    assert lines[1].startswith("81/tcp -> 0.0.0.0:") and random_port != port
+    assert net.ok("port", "pub", "81").strip() == f"0.0.0.0:{random_port}"
+    net.ok("rm", "-f", "pub")
+    with pytest.raises(OSError):
+        _get(port)
+
+
+def test_concurrent_runs_get_distinct_addresses(net) -> None:
+    procs = [net.popen("run", "-d", "--name", f"c{i}", "--network", "bridge", BUSYBOX, "sleep", "60",
+                       stdout=subprocess.DEVNULL) for i in range(4)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 4
+    addresses = {address(net, "bridge", f"c{i}") for i in range(4)}
+    assert len(addresses) == 4
+
+
+def test_nothing_leaks_after_the_client_is_killed(net) -> None:
+    proc = net.popen("run", "--name", "victim", "--network", "bridge", "-p", "80", BUSYBOX,
+                     "sleep", "60", stdout=subprocess.DEVNULL)
+    net.wait_for(lambda: _has(net, "victim") and net.inspect("victim")["State"]["Running"],
+                 what="victim to run")
+    container_id = net.inspect("victim")["Id"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    net.ok("rm", "-f", "victim")
+    assert f"dy{container_id[:12]}" not in links()
+    from runtime.network import Networks
+    networks = Networks(net.root)
+    assert networks.network("bridge").allocations == {}
+    assert networks.store.container(container_id) is None
+    table = subprocess.run(["nft", "list", "chain", "ip", networks.store.settings.table, "published"],
+                           capture_output=True, text=True).stdout
+    assert "dnat" not in table
+
+
+def _has(dockyard, name: str) -> bool:
+    return name in dockyard.ok("ps", "-a", "--format", "{{.Names}}").split()
+
+
+def _get(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return sock.makefile("rb").read().decode(errors="replace")
