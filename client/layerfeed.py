@@ -8,8 +8,10 @@ layer's diff ID (from the config, itself verified): a wrong byte fails the
 unpack, and the download is verified against its digest as ever.
 
 The write end is opened only once the unpacker has opened the read end (a
-non-blocking open fails until then), and written through an asyncio pipe
-transport, so the event loop never blocks on a slow reader.  If the unpacker
+non-blocking open fails until then) and stays non-blocking: a full pipe is
+waited for with the event loop's ``add_writer``, so the loop never blocks on a
+slow reader.  (Not ``connect_write_pipe``: uvloop closes such a pipe's fd
+twice, and the second close can hit a descriptor another thread just opened.)  If the unpacker
 stops reading (it refused the layer), the feed goes quiet and the download
 carries on into the store; the unpacker's own error says what was wrong.
 """
@@ -37,47 +39,49 @@ class LayerFeed:
         self._dir = Path(tempfile.mkdtemp(prefix="dockyard-feed-"))
         self.path = self._dir / "layer"
         os.mkfifo(self.path, 0o600)
-        self._writer: asyncio.StreamWriter | None = None
+        self._fd = -1  # the write end, non-blocking, once the reader is there
 
     async def connect(self, reader: asyncio.Future[object]) -> bool:
         """Wait for ``reader`` (the unpacking) to open the FIFO; False if it ended without."""
-        loop = asyncio.get_running_loop()
         while not reader.done():
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except OSError as err:
                 if err.errno != errno.ENXIO:  # ENXIO: no reader yet
                     raise
                 await asyncio.sleep(_POLL)
                 continue
             with suppress(OSError):  # a smaller pipe only costs wake-ups
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
-            transport, protocol = await loop.connect_write_pipe(
-                asyncio.streams.FlowControlMixin, os.fdopen(fd, "wb", buffering=0))
-            transport.set_write_buffer_limits(high=PIPE_SIZE)
-            self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+                fcntl.fcntl(self._fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
             return True
         return False
 
     async def write(self, data: bytes) -> None:
         """Pass ``data`` on, waiting while the reader catches up; nothing once it stopped."""
-        if self._writer is None:
-            return
-        try:
-            self._writer.write(data)
-            await self._writer.drain()
-        except (ConnectionError, RuntimeError):  # the reader closed its end
-            self._writer = None
+        view = memoryview(data)
+        while view and self._fd >= 0:
+            try:
+                view = view[os.write(self._fd, view):]
+            except BlockingIOError:  # the pipe is full: wait until the reader takes some
+                await self._writable()
+            except BrokenPipeError:  # the reader closed its end: its error says why
+                self._close_fd()
 
-    async def close(self) -> None:
-        """End the stream (the reader sees the end of the blob) and remove the FIFO."""
-        writer, self._writer = self._writer, None
+    async def _writable(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready = loop.create_future()
+        loop.add_writer(self._fd, lambda: ready.done() or ready.set_result(None))
         try:
-            if writer is not None:
-                # Everything buffered goes out first: drained down to nothing, then closed.
-                with suppress(ConnectionError, RuntimeError):  # unless the reader is gone
-                    writer.transport.set_write_buffer_limits(high=0)
-                    await writer.drain()
-                writer.close()
+            await ready
         finally:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            loop.remove_writer(self._fd)
+
+    def _close_fd(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def close(self) -> None:
+        """End the stream (the reader sees the end of the blob) and remove the FIFO."""
+        self._close_fd()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -227,7 +227,7 @@ class _Run:
             else:  # the layer was unpacked meanwhile: nothing read the feed
                 await self._download(layer.descriptor, item)
         finally:
-            await feed.close()
+            feed.close()
             if not fed:  # the unpacker saw less than the whole blob, or nothing
                 await asyncio.gather(unpacking, return_exceptions=True)
         self._display.status(item, "Extracting")
