@@ -11,15 +11,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import pkgutil
+import os
 import sys
 from collections.abc import Awaitable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
 
 from . import commands
 from .context import Context
 from .errors import DockyardError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from typing import Any
 
 _VERSION = "0.1.0"
 
@@ -27,10 +30,13 @@ _VERSION = "0.1.0"
 def command_modules(only: str | None = None) -> Iterator[ModuleType]:
     """Every ``client.commands.<name>`` module, by name (``_private`` ones skipped); with
     ``only``, just the module of that name when there is one."""
-    names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__)
-                   if not info.name.startswith("_"))
-    if only in names:
+    if only and not only.startswith("_") and os.path.isfile(
+            os.path.join(commands.__path__[0], f"{only}.py")):
         names = [only]
+    else:
+        import pkgutil
+        names = sorted(info.name for info in pkgutil.iter_modules(commands.__path__)
+                       if not info.name.startswith("_"))
     for name in names:
         yield importlib.import_module(f"{commands.__name__}.{name}")
 

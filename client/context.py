@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .config import ClientConfig, default_root, docker_config_dir
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
+    from typing import Any
+
     from .credentials import CredentialStore
     from .store import ImageStore
     from .transport import RegistryClient

@@ -9,12 +9,10 @@ apart; ``inspect`` and ``prune`` are the group's own (the top-level
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import TYPE_CHECKING
-
 from . import create, exec as exec_, kill, logs, ps, rm, run, start, stop, wait
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
     from ..context import Context
 
@@ -52,7 +50,7 @@ def run_inspect(args: argparse.Namespace, ctx: "Context") -> int:
     from ..containers.lifecycle import find
     from ..containers.views import inspect
     from ..errors import DockyardError
-    from ..formatting import Template
+    from ..formatting import inspect_output
 
     store = store_of(ctx)
     found, failed = [], False
@@ -62,12 +60,8 @@ def run_inspect(args: argparse.Namespace, ctx: "Context") -> int:
         except DockyardError as err:
             print(f"Error: {err}", file=sys.stderr)
             failed = True
-    if args.format:
-        template = Template.parse(args.format)
-        for document in found:
-            print(template.render(document))
-    else:
-        print(json.dumps(found, indent=4))
+    if found or not args.format:
+        print(inspect_output(found, args.format))
     return 1 if failed else 0
 
 

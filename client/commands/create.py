@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
 from ..containers.cli import docker_exit_status
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
     from ..context import Context
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
     from ..context import Context
 

@@ -44,12 +44,15 @@ def remove(path: str) -> None:
 
 def loopback_up() -> None:
     """SIOCSIFFLAGS IFF_UP on ``lo`` in the calling thread's network namespace."""
+    import _socket  # the C module: the socket module's enums cost milliseconds at import
     import fcntl
-    import socket
     import struct
 
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = struct.pack("16sH14x", b"lo", 0)
         flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+    finally:
+        sock.close()

@@ -71,29 +71,78 @@ def test_stdin_only_with_interactive(dockyard) -> None:
     assert dockyard.ok("run", "--rm", BUSYBOX, "cat", input="ignored\n", stdin=None) == ""
 
 
-def test_tty_gets_the_clients_terminal_size(dockyard) -> None:
-    import fcntl
-    import pty
-    import struct
-    import termios
+class Terminal:
+    """A pty for a dockyard client: its stdin, stdout and stderr, read and typed into by the test."""
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-    try:
-        result = dockyard("run", "--rm", "-t", BUSYBOX, "sh", "-c", "tty; stty size",
-                          stdin=slave, stdout=slave, stderr=slave)
-        os.close(slave)
-        output = b""
-        while True:
+    def __init__(self, rows: int, columns: int) -> None:
+        import pty
+
+        self.master, self.slave = pty.openpty()
+        self.resize(rows, columns)
+        self.output = b""
+
+    def resize(self, rows: int, columns: int) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+    def expect(self, text: bytes, timeout: float = 10.0) -> None:
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"no {text!r} in {self.output!r}"
+            self.output += os.read(self.master, 4096)
+        self.output = self.output[self.output.index(text) + len(text):]
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
             try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: every slave is closed
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def test_interactive_tty_follows_the_clients_window_size(dockyard) -> None:
+    import signal
+
+    terminal = Terminal(24, 80)
+    try:
+        client = dockyard.popen("run", "--rm", "-it", BUSYBOX, "sh", stdin=terminal.slave,
+                                stdout=terminal.slave, stderr=terminal.slave)
+        terminal.expect(b"# ")
+        os.write(terminal.master, b"stty size\r")
+        terminal.expect(b"24 80")
+        terminal.resize(30, 100)
+        client.send_signal(signal.SIGWINCH)  # what the terminal would do
+        for _ in range(20):  # until the resize has reached the container's terminal
+            os.write(terminal.master, b"stty size\r")
+            try:
+                terminal.expect(b"30 100", timeout=0.5)
                 break
-            if not chunk:
-                break
-            output += chunk
+            except AssertionError:
+                continue
+        else:
+            raise AssertionError("the container's terminal never got the new size")
+        os.write(terminal.master, b"exit 3\r")
+        assert client.wait(timeout=10) == 3
     finally:
-        os.close(master)
-    assert result.returncode == 0
-    lines = output.decode().split()
-    assert lines[0].startswith("/dev/pts/") and lines[1:] == ["33", "111"]
+        terminal.close()
+
+
+def test_run_and_exec_with_a_tty_get_the_clients_terminal_size(dockyard) -> None:
+    dockyard.ok("run", "-d", "--name", "box", BUSYBOX, "sleep", "30")
+    for command in (("run", "--rm", "-t", BUSYBOX), ("exec", "-t", "box")):
+        terminal = Terminal(12, 34)
+        try:
+            result = dockyard(*command, "sh", "-c", "tty; stty size", stdin=terminal.slave,
+                              stdout=terminal.slave, stderr=terminal.slave)
+            terminal.expect(b"/dev/pts/")
+            terminal.expect(b"12 34")
+        finally:
+            terminal.close()
+        assert result.returncode == 0
