@@ -1,4 +1,8 @@
-"""``dockyard inspect IMAGE...`` (``image inspect``): an image's details as Docker's JSON."""
+"""``dockyard inspect NAME...``: a container's or an image's details as Docker's JSON.
+
+As ``docker inspect``, each name is looked up as a container first, then as
+an image (``--type`` narrows it); ``image inspect`` looks for images only.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,15 @@ if TYPE_CHECKING:
     from ..store import Image, ImageStore
 
 HELP = "Display detailed information on one or more images"
+ANY_HELP = "Return low-level information on containers or images"
 
 
 def register(subcommands: argparse._SubParsersAction) -> None:
-    configure(subcommands.add_parser("inspect", help=HELP, description=HELP))
+    parser = subcommands.add_parser("inspect", help=ANY_HELP, description=ANY_HELP)
+    configure(parser)
+    parser.add_argument("--type", choices=("container", "image"),
+                        help="Only look for this type of object")
+    parser.set_defaults(run=run_any)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -30,25 +39,68 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, ctx: "Context") -> int:
+    """``image inspect``: images only."""
+    return await _inspect(args, ctx, containers=False, images=True)
+
+
+async def run_any(args: argparse.Namespace, ctx: "Context") -> int:
+    """Top-level ``inspect``: containers, then images."""
+    return await _inspect(args, ctx, containers=args.type != "image",
+                          images=args.type != "container")
+
+
+async def _inspect(args: argparse.Namespace, ctx: "Context", containers: bool,
+                   images: bool) -> int:
     from ..errors import DockyardError
     from ..formatting import inspect_output
-    from ..localimages import find
-    from ..platforms import Platform
 
-    platform = Platform.parse(args.platform) if args.platform else None
-    store = await ctx.image_store()
-    images = await store.images()
+    lookup = _ImageLookup(ctx, args.platform) if images else None
     found, failed = [], False
     for text in args.images:
         try:
-            _, entry = await find(store, text)
-            found.append(await describe(store, images, entry, platform))
+            document = _container(ctx, text) if containers else None
+            if document is None and lookup is None:
+                raise DockyardError(f"No such container: {text}")
+            found.append(document if document is not None else await lookup.describe(text))
         except DockyardError as err:
             print(f"Error: {err}", file=sys.stderr)
             failed = True
     if found or not args.format:
         print(inspect_output(found, args.format))
     return 1 if failed else 0
+
+
+def _container(ctx: "Context", name: str) -> dict[str, Any] | None:
+    """The container ``name`` names, as ``container inspect`` shows it; None if there is none."""
+    from ..containers.lifecycle import find
+    from ..containers.records import ContainerStore, NoSuchContainer
+    from ..containers.views import inspect
+
+    try:
+        return inspect(find(ContainerStore(ctx.root), name))
+    except NoSuchContainer:
+        return None
+
+
+class _ImageLookup:
+    """Images by name or ID, the store opened on first use."""
+
+    def __init__(self, ctx: "Context", platform: str | None) -> None:
+        self.ctx = ctx
+        self.platform = platform
+        self.store: "ImageStore | None" = None
+        self.images: list["Image"] = []
+
+    async def describe(self, text: str) -> dict[str, Any]:
+        from ..localimages import find
+        from ..platforms import Platform
+
+        if self.store is None:
+            self.store = await self.ctx.image_store()
+            self.images = await self.store.images()
+        _, entry = await find(self.store, text)
+        platform = Platform.parse(self.platform) if self.platform else None
+        return await describe(self.store, self.images, entry, platform)
 
 
 async def describe(store: "ImageStore", images: list["Image"], entry: "Descriptor",

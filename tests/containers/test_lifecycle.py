@@ -65,6 +65,10 @@ def test_ps_inspect_and_names(dockyard) -> None:
     assert document["HostConfig"]["NetworkMode"] == "none" and "Dockyard" not in document
     assert dockyard.ok("container", "inspect", "-f", "{{.State.Status}}", "web") == "running\n"
     assert dockyard("container", "inspect", "nothing-here").returncode == 1
+    # the top-level inspect finds containers first, then images
+    both = json.loads(dockyard.ok("inspect", "web", BUSYBOX))
+    assert both[0]["Id"] == container_id and both[1]["Id"] == document["Image"]
+    assert dockyard("inspect", "--type", "image", "web").returncode == 1
 
 
 def test_stop_start_again_and_remove(dockyard) -> None:
