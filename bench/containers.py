@@ -48,12 +48,13 @@ def python_env() -> dict[str, str]:
 class Commands:
     """The command line of each contender, each call a fresh container."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, runroot: Path) -> None:
+        """``runroot``: podman's, which must be a short path (at most 50 characters)."""
         self.workdir = workdir
         self.bundle = workdir / "bundle"
         self.dockyard_root = workdir / "dockyard"
-        self.podman = ["podman", "--root", str(workdir / "podman"), "--runroot",
-                       str(workdir / "podman-run"), "--tmpdir", str(workdir / "podman-tmp")]
+        self.podman = ["podman", "--root", str(workdir / "podman"), "--runroot", str(runroot),
+                       "--tmpdir", str(workdir / "podman-tmp")]
 
     def runtime(self, name: str) -> Callable[[], list[str]]:
         base = ([sys.executable, "-m", "runtime"] if name == "dockyard-runtime" else [name])
@@ -130,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tests.helpers.crun import v2_controllers_bound_to_v1
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-containers-", dir=args.workdir))
-    commands = Commands(workdir)
+    runroot = Path(tempfile.mkdtemp(prefix="bench-podman-"))
+    commands = Commands(workdir, runroot)
     try:
         log(f"preparing the bundle and both image stores in {workdir}")
         prepare(commands)
@@ -144,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # not `podman system reset`: it also deletes the host's podman networks
         run([*commands.podman, "rmi", "--all", "--force"], cwd=REPO_ROOT, timeout=120)
-        shutil.rmtree(workdir, ignore_errors=True)
+        for directory in (workdir, runroot):
+            shutil.rmtree(directory, ignore_errors=True)
     rows = report("runtime", runtimes, "dockyard-runtime") + report("client", clients, "dockyard")
     print(f"/bin/true from start to exit; medians of {args.rounds} runs")
     print(format_table(["contender", "ms", "dockyard / it"], rows))
