@@ -45,18 +45,18 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         raise DockyardError("a tag or digest can't be used with --all-tags/-a")
     platform = Platform.parse(args.platform) if args.platform else None
     store = await ctx.image_store()
-    display = display_for(args.quiet)
     async with ctx.registry_client() as client:
         if args.all_tags:
             remote = client.repository(reference.registry, reference.repository)
             references = [reference.with_tag(tag) for tag in sorted(await remote.list_tags())]
         else:
             references = [reference]
-        puller = Puller(store, client, display, platform=platform,
-                        all_platforms=args.all_platforms)
-        with display:
-            for each in references:
-                _report(display, await puller.pull(each))
+        for each in references:
+            display = display_for(args.quiet)  # one live display per image, ended before
+            with display:                      # the closing lines, as Docker prints them
+                result = await Puller(store, client, display, platform=platform,
+                                      all_platforms=args.all_platforms).pull(each)
+            _report(display, result)
     if args.quiet:
         print("\n".join(str(each) for each in references))
     return 0

@@ -42,19 +42,19 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         raise DockyardError("a tag or digest can't be used with --all-tags/-a")
     store = await ctx.image_store()
     images = await _local(store, reference, args.all_tags)
-    display = display_for(args.quiet)
     async with ctx.registry_client() as client:
-        pusher = Pusher(store, client, display)
-        with display:
-            display.message(f"The push refers to repository [{reference.name}]")
-            for each, entry in images:
-                result = await pusher.push(each, entry)
-                if each.tag:
-                    await store.tag(each, with_repo_digest(entry, result.digest))
-                prefix = f"{each.tag}: " if each.tag else ""
-                display.message(f"{prefix}digest: {result.digest} size: {result.size}")
-                if args.quiet:
-                    print(f"{each.name}@{result.digest}")
+        for number, (each, entry) in enumerate(images):
+            display = display_for(args.quiet)  # one live display per image, ended before
+            with display:                      # its closing line, as Docker prints it
+                if number == 0:
+                    display.message(f"The push refers to repository [{reference.name}]")
+                result = await Pusher(store, client, display).push(each, entry)
+            if each.tag:
+                await store.tag(each, with_repo_digest(entry, result.digest))
+            prefix = f"{each.tag}: " if each.tag else ""
+            display.message(f"{prefix}digest: {result.digest} size: {result.size}")
+            if args.quiet:
+                print(f"{each.name}@{result.digest}")
     return 0
 
 
