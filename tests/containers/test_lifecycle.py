@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from client.containers import procs
 from tests.helpers.busybox_image import BUSYBOX
 from tests.helpers.crun import crun_on_hybrid_host  # noqa: F401 - a fixture
+
+from .conftest import REPO
 
 
 def test_detached_output_goes_to_a_json_file_log(dockyard) -> None:
@@ -168,9 +171,14 @@ def test_a_killed_supervisor_is_noticed_by_stop(dockyard) -> None:
     assert dockyard.leftovers() == []
 
 
-@pytest.mark.parametrize("runtime", ["crun", "runc"])
-def test_other_oci_runtimes_run_the_same_bundle(dockyard, runtime, request) -> None:
-    if shutil.which(runtime) is None:
+@pytest.mark.parametrize("runtime", ["crun", "runc", "dockyard-runtime"])
+def test_other_oci_runtimes_run_the_same_bundle(dockyard, runtime, request, tmp_path) -> None:
+    if runtime == "dockyard-runtime":  # our own runtime through its runc-compatible CLI
+        runtime = str(tmp_path / "dockyard-runtime")
+        with open(runtime, "w") as f:
+            f.write(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m runtime \"$@\"\n")
+        os.chmod(runtime, 0o755)
+    elif shutil.which(runtime) is None:
         pytest.skip(f"{runtime} is not installed (apt-get install {runtime})")
     if runtime == "crun":
         request.getfixturevalue("crun_on_hybrid_host")
