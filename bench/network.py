@@ -11,11 +11,12 @@ optional.  Measured in one run, each a median over --repeats:
   through 127.0.0.1 (DNAT, route_localnet, masquerade); container to
   container on one bridge network.  The "containers" are network namespaces
   attached with runtime.network exactly as ``dockyard run`` attaches them.
-- Set-up cost: a fresh Python process doing ``Networks.setup`` + ``cleanup``
-  for a bridge network against the same for ``--network none`` (so the
-  difference is what bridge networking adds to a run, pyroute2's import
-  included), and the same pair warm in one process; beside it ``podman run
-  --rm`` with its default bridge against ``--network none``.
+- Set-up cost: ``dockyard run --rm --network bridge busybox true`` against
+  ``--network none`` (the difference is what bridge networking adds to a
+  run), beside ``podman run --rm`` with its default bridge against
+  ``--network none``; and, to see where the time goes, a fresh Python
+  process doing only ``Networks.setup`` + ``forget`` for each mode (imports,
+  pyroute2's among them, and the library calls reported apart).
 
 Traffic stays on 127.0.0.1 and the namespaces' own addresses.  The root used
 is a temporary one with its own bridge and nftables table names; all of it is
@@ -41,6 +42,7 @@ from .common import REPO_ROOT, format_table, free_port, log, median, missing_too
 
 IPERF_PORT = 5201
 ACCEPT_PORT = 7000
+DOCKYARD_IMAGE = "localhost/bench-busybox:latest"
 PODMAN_LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 SETUP_SCRIPT = """
 import sys, time
@@ -223,15 +225,26 @@ def setup_seconds(lab: Lab, mode: str, runs: int) -> tuple[float, float, float]:
     return median(walls), median(imports), median(calls)
 
 
-def podman_seconds(rootfs: Path, network: str, runs: int) -> float:
-    argv = ["podman", "run", "--rm", *PODMAN_LIMITS, "--network", network, "--rootfs", str(rootfs), "true"]
-    subprocess.run(argv, check=True, capture_output=True)  # warm-up (and podman's first-use set-up)
+def run_seconds(argv: list[str], runs: int) -> float:
+    """Median wall seconds of argv (a container run), after one warm-up run (first-use set-up)."""
     times = []
-    for _ in range(runs):
+    for _ in range(runs + 1):
         start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT)
         times.append(time.perf_counter() - start)
-    return median(times)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(argv[:6])}...: exit {done.returncode}: {done.stderr[-500:]}")
+    log(f"{' '.join(argv[3:9])}: {median(times[1:]):.3f}s")
+    return median(times[1:])
+
+
+def dockyard_run_argv(root: Path, network: str) -> list[str]:
+    return [sys.executable, "-m", "client", "--root", str(root), "run", "--rm", "--network", network,
+            DOCKYARD_IMAGE, "true"]
+
+
+def podman_run_argv(rootfs: Path, network: str) -> list[str]:
+    return ["podman", "run", "--rm", *PODMAN_LIMITS, "--network", network, "--rootfs", str(rootfs), "true"]
 
 
 class PodmanLeftovers:
@@ -306,13 +319,19 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
             "host -> published port (127.0.0.1)": (server, host, "127.0.0.1", published),
             "container -> container": (peer_b, peer_a, peer_b.address, (IPERF_PORT, ACCEPT_PORT)),
         }
-        for label, (srv, cli, target, (iperf_port, accept_port)) in pairs.items():
+        for label, (srv, cli, target, (iperf_port, accept_port)) in (pairs.items() if args.load else ()):
             results["throughput_gbps"][label] = repeat(
                 f"iperf3 {label}", lambda: iperf(srv, cli, target, iperf_port, args.seconds),
                 args.repeats)
             results["connections_per_s"][label] = repeat(
                 f"connections {label}",
                 lambda: connection_rate(srv, cli, target, accept_port, args.seconds), args.repeats)
+        from tests.helpers.busybox_image import add_image  # the runtime tests' busybox image
+
+        add_image(lab.root, DOCKYARD_IMAGE)
+        for mode in ("none", "bridge"):
+            results["setup_s"][f"dockyard run --rm {mode}"] = run_seconds(
+                dockyard_run_argv(lab.root, mode), args.setup_runs)
         for mode in ("none", "bridge"):
             wall, imports, calls = setup_seconds(lab, mode, args.setup_runs)
             log(f"setup+cleanup {mode}: process {wall:.3f}s, imports {imports:.3f}s, calls {calls:.3f}s")
@@ -325,8 +344,8 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         rootfs = _true_rootfs(workdir / "podman-rootfs")
         with PodmanLeftovers():
             for network in ("none", "bridge"):
-                results["setup_s"][f"podman run --rm {network}"] = podman_seconds(rootfs, network,
-                                                                                 args.setup_runs)
+                results["setup_s"][f"podman run --rm {network}"] = run_seconds(
+                    podman_run_argv(rootfs, network), args.setup_runs)
     return results
 
 
@@ -334,18 +353,28 @@ def report(results: dict) -> str:
     rows = []
     for metric, unit in (("throughput_gbps", "Gbit/s"), ("connections_per_s", "conn/s")):
         figures = results[metric]
+        if not figures:
+            continue
         reference = figures["host -> host (127.0.0.1)"]
         for label, value in figures.items():
             rows.append([f"{metric.split('_')[0]}: {label}", f"{value:.3g} {unit}",
                          f"{value / reference:.2f}x host"])
     setup = results["setup_s"]
-    ours = setup["dockyard bridge (process)"] - setup["dockyard none (process)"]
-    rows.append(["bridge set-up + clean-up added to a run (dockyard)", f"{ours * 1000:.0f} ms", ""])
+    for network in ("none", "bridge"):
+        rows.append([f"dockyard run --rm --network {network} true",
+                     f"{setup[f'dockyard run --rm {network}'] * 1000:.0f} ms", ""])
+    ours = setup["dockyard run --rm bridge"] - setup["dockyard run --rm none"]
+    rows.append(["bridge added to dockyard run --rm", f"{ours * 1000:.0f} ms", ""])
+    library = setup["dockyard bridge (process)"] - setup["dockyard none (process)"]
+    rows.append(["bridge setup + cleanup in a fresh process (library)", f"{library * 1000:.0f} ms", ""])
     for part in ("imports", "library calls"):
         extra = setup[f"dockyard bridge ({part})"] - setup[f"dockyard none ({part})"]
         rows.append([f"  of which {part}", f"{extra * 1000:.0f} ms", ""])
     if "podman run --rm bridge" in setup:
         theirs = setup["podman run --rm bridge"] - setup["podman run --rm none"]
+        for network in ("none", "bridge"):
+            rows.append([f"podman run --rm --network {network} true",
+                         f"{setup[f'podman run --rm {network}'] * 1000:.0f} ms", ""])
         rows.append(["bridge added to podman run --rm", f"{theirs * 1000:.0f} ms",
                      f"dockyard/podman {ours / theirs:.2f}" if theirs > 0 else ""])
     return format_table(["measurement", "median", "ratio"], rows)
@@ -359,6 +388,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="load runs per figure")
     parser.add_argument("--setup-runs", type=int, default=15, help="set-up timings per figure")
     parser.add_argument("--no-podman", action="store_true", help="skip podman's bridge cost")
+    parser.add_argument("--no-load", dest="load", action="store_false",
+                        help="only the set-up costs: no throughput or connection-rate runs")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     return parser.parse_args(argv)
 

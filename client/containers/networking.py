@@ -7,7 +7,11 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
 
 - the supervisor's ``_create``, after it pinned the container's namespace:
   ``attach`` (veth, address, routes, port rules, hosts/resolv.conf/hostname
-  in the container's directory, where the bundle bind-mounts them from);
+  in the container's directory, where the bundle bind-mounts them from), in
+  a child process (``PendingAttach``) while the supervisor writes the bundle
+  and creates the container, because importing pyroute2 alone takes about
+  as long as the rest of a start: on two cores the two overlap, and the
+  container's process is released only once its network is ready;
 - ``supervisor.release``, after it unpinned the namespace: ``release`` (the
   kernel takes the veth with the namespace; addresses, host ports and rules
   are given back);
@@ -18,6 +22,7 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
 from __future__ import annotations
 
 import os
+import sys
 
 from client.errors import DockyardError
 
@@ -95,8 +100,39 @@ def attach(store: ContainerStore, record: dict, namespace: str) -> None:
         dns_options=host.get("DnsOptions") or (), extra_hosts=host.get("ExtraHosts") or (),
         netns=namespace)
     for warning in Networks(_root(store)).setup(request).warnings:
-        import sys
         print(f"WARNING: {warning}", file=sys.stderr)
+
+
+class PendingAttach:
+    """``attach`` running in a forked child; ``wait`` for it before the container starts."""
+
+    def __init__(self, store: ContainerStore, record: dict, namespace: str) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - runs in the child
+            os.close(read_end)
+            message = ""
+            try:
+                attach(store, record, namespace)
+            except BaseException as err:
+                message = str(err) or type(err).__name__
+            os.write(write_end, message.encode()[:4096])
+            os._exit(0)
+        os.close(write_end)
+        self.fd = read_end
+
+    def wait(self, check: bool = True) -> None:
+        """Until the child is done; with check, DockyardError with its message if it failed."""
+        if self.pid == 0:
+            return
+        with open(self.fd, "rb") as pipe:
+            message = pipe.read().decode(errors="replace")
+        os.waitpid(self.pid, 0)
+        self.pid = 0
+        if message and check:
+            raise DockyardError(message)
 
 
 def release(store: ContainerStore, record: dict) -> None:

@@ -57,6 +57,7 @@ class Session:
         self.master = -1  # pty master with -t
         self.pipes: dict[str, int] = {}  # our ends of the container's stdio pipes
         self.log = None
+        self.network: networking.PendingAttach | None = None
 
     @property
     def tty(self) -> bool:
@@ -76,8 +77,12 @@ class Session:
         self._claim()
         try:
             self._create()
+            if self.network is not None:
+                self.network.wait()
             self.runtime.start(self.id)
         except BaseException as err:
+            if self.network is not None:
+                self.network.wait(check=False)  # before release gives back what it made
             code = getattr(err, "exit_code", 125)
             message = str(err) or type(err).__name__
             self._close_streams()
@@ -112,8 +117,8 @@ class Session:
             namespace = path(self.id, "netns")
             netns.remove(namespace)  # a namespace of an earlier run that was not released
             netns.create(namespace)
-        if networking.uses_library(record):
-            networking.attach(self.store, record, namespace)  # veth, address, ports, /etc files
+        if networking.uses_library(record):  # veth, address, ports, /etc files: in the background
+            self.network = networking.PendingAttach(self.store, record, namespace)
         user = users.resolve(root, config.get("User") or "")
         spec = bundle.oci_config(record, user, path(self.id), namespace)
         process = spec["process"]

@@ -81,16 +81,8 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
         write_sysctl(f"net/ipv4/conf/{name}/{key}", "1")
 
 
-def delete_link(name: str, namespace: str | None = None) -> None:
-    """Delete a link (a bridge, or a veth pair by either end); gone already is fine.
-
-    A veth whose namespace (given) is no longer pinned is left alone: its
-    container has stopped and the kernel is tearing the namespace down,
-    veths included, in the background.  Deleting it here would make the
-    caller wait out an RCU grace period (~25 ms here) for nothing.
-    """
-    if namespace is not None and not os.path.exists(namespace):
-        return
+def delete_link(name: str) -> None:
+    """Delete a link (a bridge, or a veth pair by either end); gone already is fine."""
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=name)
         if found:

@@ -26,4 +26,4 @@ def test_network_benchmark_runs_at_toy_size(tmp_path):
     data = json.loads(out.read_text())
     for metric in ("throughput_gbps", "connections_per_s"):
         assert len(data[metric]) == 3 and all(v > 0 for v in data[metric].values())
-    assert "bridge set-up" in proc.stdout
+    assert "bridge added to dockyard run --rm" in proc.stdout

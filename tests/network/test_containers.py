@@ -90,6 +90,18 @@ def test_published_ports_answer_on_loopback_and_port_lists_them(net) -> None:
         _get(port)
 
 
+def test_a_run_whose_network_cannot_be_set_up_fails_cleanly(net) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    net.ok("run", "-d", "--name", "first", "--network", "bridge", "-p", f"{port}:80", BUSYBOX, "sleep", "60")
+    second = net("run", "--name", "second", "--network", "bridge", "-p", f"{port}:80", BUSYBOX, "true")
+    assert second.returncode == 125 and "port is already allocated" in second.stderr
+    assert not net.inspect("second")["State"]["Running"]
+    from runtime.network import Networks
+    assert list(Networks(net.root).network("bridge").allocations.values()) == [net.inspect("first")["Id"]]
+
+
 def test_concurrent_runs_get_distinct_addresses(net) -> None:
     procs = [net.popen("run", "-d", "--name", f"c{i}", "--network", "bridge", BUSYBOX, "sleep", "60",
                        stdout=subprocess.DEVNULL) for i in range(4)]

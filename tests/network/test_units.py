@@ -147,3 +147,16 @@ def test_allocations_from_concurrent_processes_are_distinct(tmp_path) -> None:
     assert [p.wait(timeout=60) for p in procs] == [0] * 4
     owners = store.networks()[0].allocations
     assert len(owners) == 100 and len(set(owners.values())) == 100
+
+
+def test_pyroute2_imported_lean_still_serves_everyone_else() -> None:
+    """netlink skips pyroute2's catch-all __init__; other code asking for its names still gets them."""
+    pytest.importorskip("pyroute2")
+    script = textwrap.dedent("""
+        import sys
+        import runtime.network.netlink
+        assert "pyroute2.ndb" not in sys.modules
+        from pyroute2 import NDB, IPRoute, netns
+        assert IPRoute is runtime.network.netlink.IPRoute and callable(netns.create)
+    """)
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True)
