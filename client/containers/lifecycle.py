@@ -193,12 +193,16 @@ def remove(store: ContainerStore, record: dict, force: bool = False) -> None:
 
 
 def wait(store: ContainerStore, record: dict) -> int:
-    """Block until the container is not running; its exit code."""
+    """Block until the container is not running; its exit code (also once --rm removed it)."""
+    container_id = record["Id"]
     if record["State"]["Running"]:
         procs.wait_gone(record["Dockyard"]["Init"])
         record = await_supervisor(store, record)
     if record is None:
-        raise NoSuchContainer("the container was removed on exit (--rm): no exit code to report")
+        code = store.noted_exit(container_id)
+        if code is None:
+            raise NoSuchContainer(f"No such container: {container_id}")
+        return code
     return record["State"]["ExitCode"]
 
 

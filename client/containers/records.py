@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 RECORD = "container.json"
 NAMES = ".names"
+EXITS = ".exits"  # exit codes of --rm containers, kept a while for `wait`
+_EXIT_KEPT_SECONDS = 600
 _REMOVING = ".removing-"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -199,7 +201,8 @@ class ContainerStore:
         _remove_tree(aside)
 
     def remove_debris(self) -> None:
-        """Finish removals a killed process left halfway (directories renamed aside)."""
+        """Finish removals a killed process left halfway (directories renamed aside), and
+        forget exit codes older than ten minutes."""
         try:
             entries = os.listdir(self.root)
         except FileNotFoundError:
@@ -207,6 +210,28 @@ class ContainerStore:
         for entry in entries:
             if entry.startswith(_REMOVING):
                 _remove_tree(os.path.join(self.root, entry))
+        exits = os.path.join(self.root, EXITS)
+        if EXITS in entries:
+            stale = time.time() - _EXIT_KEPT_SECONDS
+            for entry in os.scandir(exits):
+                if entry.stat().st_mtime < stale:
+                    os.unlink(entry.path)
+
+    def note_exit(self, container_id: str, code: int) -> None:
+        """Keep the exit code of a container about to be removed on exit (--rm): Docker's
+        ``wait`` still reports it, though the container is gone by then."""
+        os.makedirs(os.path.join(self.root, EXITS), mode=0o700, exist_ok=True)
+        path = os.path.join(self.root, EXITS, container_id)
+        with open(f"{path}.tmp", "w") as f:
+            f.write(str(code))
+        os.rename(f"{path}.tmp", path)
+
+    def noted_exit(self, container_id: str) -> int | None:
+        try:
+            with open(os.path.join(self.root, EXITS, container_id)) as f:
+                return int(f.read())
+        except (FileNotFoundError, ValueError):
+            return None
 
 
 def _remove_tree(path: str) -> None:

@@ -253,6 +253,7 @@ def finish(store: ContainerStore, record: dict, exit_code: int, error: str = "",
         record["Dockyard"].update(Held=False, Supervisor=None, Init=None)
         store.save(record)
     if record["HostConfig"].get("AutoRemove"):
+        store.note_exit(container_id, exit_code)
         store.remove(record)
 
 

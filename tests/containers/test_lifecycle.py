@@ -122,6 +122,8 @@ def test_exec_into_a_running_container(dockyard) -> None:
 
 
 def test_remove_on_exit_and_prune(dockyard) -> None:
+    dockyard.ok("run", "-d", "--rm", "--name", "waited", BUSYBOX, "sh", "-c", "sleep 0.3; exit 4")
+    assert dockyard.ok("wait", "waited") == "4\n"  # reported, though --rm removed it
     dockyard.ok("run", "--rm", "--name", "gone", BUSYBOX, "true")
     dockyard.ok("run", "-d", "--rm", "--name", "gone-too", BUSYBOX, "true")
     dockyard.wait_for(lambda: "gone" not in dockyard.ok("ps", "-a"), what="--rm removals")
