@@ -34,9 +34,12 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         return 0
     store = await ctx.image_store()
     removals: list[Removal] = []
-    if args.all:  # no container uses an image yet: every tag goes
+    if args.all:  # every tag goes, but of images no container was made from
+        from ..containers.lifecycle import containers_using
+
         for image in await store.images():
-            if image.ref_name is not None:
+            if image.ref_name is not None and not containers_using(str(store.root),
+                                                                   str(image.id)):
                 removals.append(await store.remove(Reference.parse(image.ref_name,
                                                                    default_tag=False)))
     removals.append(await store.prune())

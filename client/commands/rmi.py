@@ -42,11 +42,23 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
 
 async def remove(store: "ImageStore", text: str, force: bool) -> None:
     """Remove one image named by reference or ID, printing Docker's Untagged/Deleted lines."""
+    from ..containers.lifecycle import containers_using
     from ..localimages import find
+    from ..store import ImageConflict
 
-    ids = {image.digest: image.id for image in await store.images()}
+    images = await store.images()
+    ids = {image.digest: image.id for image in images}
     reference, entry = await find(store, text)
-    target: Reference | str = reference if reference and reference.tag else str(entry.digest)
+    by_tag = bool(reference and reference.tag)
+    target: Reference | str = reference if by_tag else str(entry.digest)
+    tags = sum(1 for image in images if image.digest == entry.digest and image.ref_name)
+    if not by_tag or tags <= 1:  # the image itself would go
+        image_id = str(ids.get(entry.digest, entry.digest))
+        users = containers_using(str(store.root), image_id)
+        if users:
+            raise ImageConflict(f"conflict: unable to delete {image_id.removeprefix('sha256:')[:12]}"
+                                f" - image is used by container {users[0][:12]}: remove the "
+                                "container first")
     removal = await store.remove(target, force)
     for name in removal.untagged:
         print(f"Untagged: {familiar(name)}")

@@ -229,9 +229,10 @@ def prune(store: ContainerStore) -> list[str]:
     return removed
 
 
-def images_in_use(root: str) -> set[str]:
-    """Image IDs (config digests) some container was made from: ``rmi`` must keep them."""
-    return {record["Image"] for record in ContainerStore(root).all()}
+def containers_using(root: str, image_id: str) -> list[str]:
+    """IDs of the containers made from image ``image_id`` (a config digest): their overlays
+    stack that image's layers, so ``rmi`` must keep it while any of them exists."""
+    return [record["Id"] for record in ContainerStore(root).all() if record["Image"] == image_id]
 
 
 def parse_signal(text: str | int) -> int:

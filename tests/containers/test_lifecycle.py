@@ -193,3 +193,13 @@ def test_other_oci_runtimes_run_the_same_bundle(dockyard, runtime, request, tmp_
     assert dockyard.ok("exec", "svc", "sh", "-c", "echo $$") != "1\n"
     dockyard.ok("stop", "-t", "0", "svc")
     assert dockyard.inspect("svc")["State"]["ExitCode"] == 137
+
+
+def test_images_that_containers_use_are_kept(dockyard) -> None:
+    dockyard.ok("create", "--name", "user", BUSYBOX, "echo", "still runs")
+    refused = dockyard("rmi", BUSYBOX)
+    assert refused.returncode == 1 and "used by container" in refused.stderr
+    dockyard.ok("image", "prune", "-a", "-f")
+    assert dockyard.ok("start", "-a", "user") == "still runs\n"  # its layers are all there
+    dockyard.ok("rm", "user")
+    assert "Untagged: localhost/busybox:latest" in dockyard.ok("rmi", BUSYBOX)
