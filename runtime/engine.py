@@ -31,6 +31,8 @@ from runtime import hooks, namespaces, spec, state
 from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
 
+SECCOMP_CACHE = ".seccomp"  # under the state root; list_ids skips it (no state.json)
+
 # Signals `run` and `exec` pass on to the container instead of dying of them.
 FORWARDED_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                      signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH, signal.SIGCONT)
@@ -62,7 +64,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         cgroup = _cgroup(container_id, config)
         cgroup.create(spec.cgroup_resources(config))
         console = _connect_console(console_socket) if config["process"].get("terminal") else None
-        seccomp_filter = prepare(config["process"], config.get("linux", {}))
+        seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ours, theirs = Channel.pair()
         pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
@@ -70,8 +72,6 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             ours.close()
             child_main(init_main, theirs, config, fifo_fd, console, seccomp_filter)
         theirs.close()
-        if seccomp_filter is not None:
-            seccomp_filter.release()
         os.close(fifo_fd)
         if console is not None:
             os.close(console)
@@ -137,7 +137,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
     init = st["pid"]
     config = st["config"]
     console = _connect_console(console_socket) if process.get("terminal") else None
-    seccomp_filter = prepare(process, config.get("linux", {}))
+    seccomp_filter = prepare(process, config.get("linux", {}), _seccomp_cache(root))
     ns_fds = namespaces.open_process_namespaces(init)
     ours, theirs = Channel.pair()
     pid = -1
@@ -147,8 +147,6 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
             ours.close()
             child_main(exec_main, theirs, process, ns_fds, console, seccomp_filter)
         theirs.close()
-        if seccomp_filter is not None:
-            seccomp_filter.release()
         _cgroup(container_id, config).add(pid)
         ours.send("go")
         kind, text = ours.recv()
@@ -244,6 +242,11 @@ def wait_exit_code(pid: int) -> int:
 
 
 # -- internals --------------------------------------------------------------
+
+def _seccomp_cache(root: str) -> str:
+    """Compiled seccomp programs, beside the containers' state (see runtime.seccomp)."""
+    return os.path.join(root, SECCOMP_CACHE)
+
 
 def _cgroup(container_id: str, config: dict):
     from runtime.cgroups import cgroups_path, open_manager

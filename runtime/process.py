@@ -27,11 +27,11 @@ from runtime import syscalls as sc
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def prepare(process: dict, linux: dict):
+def prepare(process: dict, linux: dict, seccomp_cache: str | None = None):
     """Ready in the runtime, before fork, what the child cannot get itself
     after pivot_root (the host's Python library and libseccomp are out of its
     reach there): imports, and the compiled seccomp filter, returned (or
-    None) for the child to load and the parent to release."""
+    None) for the child to load; compiled programs are kept in seccomp_cache."""
     if process.get("terminal"):
         import fcntl, socket, struct, termios  # noqa: E401,F401 - for setup_console
     if process.get("rlimits"):
@@ -39,7 +39,7 @@ def prepare(process: dict, linux: dict):
     if not linux.get("seccomp"):
         return None
     from runtime import seccomp
-    return seccomp.prepare(linux["seccomp"])
+    return seccomp.prepare(linux["seccomp"], seccomp_cache)
 
 
 class Channel:

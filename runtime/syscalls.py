@@ -53,6 +53,12 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217}
+_SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "ppc64le": 358, "s390x": 348}
+_SECCOMP_SET_MODE_FILTER = 1
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 def _check(ret: int, call: str) -> None:
@@ -107,3 +113,12 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
                       ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
     _check(ret, f"prctl({option})")
     return ret
+
+
+def seccomp_set_mode_filter(program: bytes, flags: int = 0) -> None:
+    """seccomp(SECCOMP_SET_MODE_FILTER): install a BPF program (8-byte sock_filter entries)."""
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    number = _SYS_SECCOMP[os.uname().machine]
+    _check(_libc.syscall(number, _SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags), ctypes.byref(fprog)),
+           "seccomp(SECCOMP_SET_MODE_FILTER)")

@@ -1,12 +1,11 @@
 """seccomp for containers: Docker's default profile, profile conversion, and loading.
 
-    spec["linux"]["seccomp"] = default_oci(capabilities)   # writing the bundle
-    compiled = prepare(spec["linux"].get("seccomp"))       # in the runtime, before fork
-    compiled.load()                                        # in the child, last before exec
-    compiled.release()                                     # in the runtime, after fork
+    spec["linux"]["seccomp"] = default_oci(capabilities)         # writing the bundle
+    compiled = prepare(spec["linux"].get("seccomp"), cache_dir)  # in the runtime, before fork
+    compiled.load()                                              # in the child, last before exec
 
 Compiling goes through libseccomp (ctypes, see .libseccomp), imported only
-when a filter is prepared.
+when a filter is prepared; the BPF program it makes is cached in cache_dir.
 """
 
 from __future__ import annotations
@@ -24,18 +23,16 @@ __all__ = ["SeccompError", "default_oci", "default_profile", "load", "native_arc
            "to_oci"]
 
 
-def prepare(spec: Mapping[str, Any] | None) -> Filter | None:
-    """Compile an OCI linux.seccomp section (None: no filter) for a child to load later."""
+def prepare(spec: Mapping[str, Any] | None, cache_dir: str | None = None) -> Filter | None:
+    """Compile an OCI linux.seccomp section (None: no filter) for a child to load later;
+    ``cache_dir`` keeps the compiled program for the next container with the same section."""
     from .libseccomp import prepare as compile_filter
 
-    return compile_filter(spec)
+    return compile_filter(spec, cache_dir)
 
 
 def load(spec: Mapping[str, Any] | None) -> None:
-    """Compile and load a filter in one go, where libseccomp is still reachable (no pivot_root)."""
+    """Compile and load a filter in one go."""
     compiled = prepare(spec)
     if compiled is not None:
-        try:
-            compiled.load()
-        finally:
-            compiled.release()
+        compiled.load()

@@ -114,10 +114,7 @@ def test_filter_prepared_before_fork_loads_where_libseccomp_is_unreachable(tmp_p
         compiled.load()
         return {name: call() for name, call in probe.items()}
 
-    try:
-        assert run_in_child(in_empty_root).unwrap() == {"unshare": "EPERM", "getppid": "ok"}
-    finally:
-        compiled.release()
+    assert run_in_child(in_empty_root).unwrap() == {"unshare": "EPERM", "getppid": "ok"}
 
 
 @needs_libseccomp
@@ -175,3 +172,22 @@ def test_bad_sections_are_refused() -> None:
         libseccomp.action("SCMP_ACT_EXPLODE")
     with pytest.raises(seccomp.SeccompError, match="not supported"):
         seccomp.load({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"})
+
+
+@needs_libseccomp
+def test_compiled_programs_are_cached_by_what_shapes_them(tmp_path) -> None:
+    spec = seccomp.default_oci(DEFAULT_CAPABILITIES)
+    first = seccomp.prepare(spec, str(tmp_path))
+    [cached] = list(tmp_path.iterdir())
+    assert cached.read_bytes() == first.program
+    again = seccomp.prepare(spec, str(tmp_path))  # read back, libseccomp not asked
+    assert again.program == first.program
+    wider = seccomp.prepare(seccomp.default_oci([*DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"]),
+                            str(tmp_path))
+    assert len(list(tmp_path.iterdir())) == 2 and wider.program != first.program
+
+    def load_cached() -> dict:
+        capabilities.set_no_new_privileges()
+        again.load()
+        return _probe()
+    assert run_in_child(load_cached).unwrap()["unshare"] == "EPERM"
