@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import shutil
 import stat as stat_mode
@@ -42,22 +41,6 @@ entries may belong to another process serving the same root."""
 
 _MISSING = (FileNotFoundError, NotADirectoryError)
 
-
-def _lock_current(handle: BinaryIO, name: str, path: str) -> None:
-    """Hold the unfinished write exclusively, even against other processes.
-
-    Two worker processes appending to one upload at once would interleave
-    bytes behind each other's running hash.  A writer that waited while the
-    other committed or cancelled holds a file no longer at ``name``: that is
-    PathNotFound, never a write into committed content.
-    """
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if os.stat(name).st_ino != os.fstat(handle.fileno()).st_ino:
-            raise FileNotFoundError(name)
-    except _MISSING:
-        handle.close()
-        raise PathNotFound(path) from None
 _T = TypeVar("_T")
 
 
@@ -135,8 +118,6 @@ class _FileSystemWriter(FileWriter):
         upload, target = self._driver._upload(self._path), self._driver._local(self._path)
 
         def commit() -> None:
-            # Renamed while still open: the lock held until close keeps a
-            # waiting writer from appending to what is now committed content.
             try:
                 self._handle.flush()
                 os.fsync(self._handle.fileno())
@@ -282,14 +263,11 @@ class FileSystemDriver(StorageDriver):
 
         def open_writer() -> tuple[BinaryIO, int]:
             if not append:
-                handle = _creating_parents(upload, partial(open, upload, "wb"))
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                return handle, 0
+                return _creating_parents(upload, partial(open, upload, "wb")), 0
             try:
                 handle = open(upload, "r+b")
             except _MISSING:
                 raise PathNotFound(path) from None
-            _lock_current(handle, upload, path)
             return handle, handle.seek(0, os.SEEK_END)
 
         handle, size = await self._run(open_writer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from registry.storage.driver import PathNotFound
 from registry.storage.filesystem import INTERNAL_MARK, STALE_AFTER, FileSystemDriver
 
 from .driver_suite import DriverHarness, DriverSuite
@@ -90,36 +88,3 @@ async def test_start_sweeps_stale_staging_entries(root_and_driver) -> None:
     assert sorted(p.name for p in staging.iterdir()) == ["fresh"]
     fresh.unlink()
 
-
-async def test_a_second_driver_waits_for_the_first_writer(tmp_path: Path) -> None:
-    """Worker processes share a root: one unfinished write has one writer at a time."""
-    first, second = FileSystemDriver(str(tmp_path)), FileSystemDriver(str(tmp_path))
-    try:
-        writer = await first.writer("/upload")
-        await writer.write(b"abc")
-        waiting = asyncio.ensure_future(second.writer("/upload", append=True))
-        await asyncio.sleep(0.1)
-        assert not waiting.done()
-        await writer.close()
-        resumed = await waiting
-        assert resumed.size == 3
-        await resumed.close()
-    finally:
-        await first.close()
-        await second.close()
-
-
-async def test_a_writer_that_waited_for_a_commit_finds_nothing(tmp_path: Path) -> None:
-    first, second = FileSystemDriver(str(tmp_path)), FileSystemDriver(str(tmp_path))
-    try:
-        writer = await first.writer("/upload")
-        await writer.write(b"abc")
-        waiting = asyncio.ensure_future(second.writer("/upload", append=True))
-        await asyncio.sleep(0.1)
-        await writer.commit()
-        with pytest.raises(PathNotFound):
-            await waiting
-        assert await first.get_content("/upload") == b"abc"
-    finally:
-        await first.close()
-        await second.close()
