@@ -251,10 +251,15 @@ async def test_algorithm_must_fit_the_key(token_client, tmp_path):
     await assert_refused(token_client, unsigned(header, claims(), b"x" * 256))
 
 
+# Times are offsets from when the test runs (not from collection: a long suite
+# would turn "120 s in the future" into the past).
+_RELATIVE_TIMES = ("exp", "nbf", "iat")
+
+
 @pytest.mark.parametrize("overrides", [
-    {"exp": int(time.time()) - 120},  # expired, beyond the 60 s leeway
-    {"nbf": int(time.time()) + 120},  # not yet valid
-    {"iat": int(time.time()) + 120},  # issued in the future
+    {"exp": -120},  # expired, beyond the 60 s leeway
+    {"nbf": 120},  # not yet valid
+    {"iat": 120},  # issued in the future
     {"aud": "another-registry"},
     {"aud": ["another-registry", "a-third"]},
     {"iss": "someone-else"},
@@ -264,6 +269,9 @@ async def test_algorithm_must_fit_the_key(token_client, tmp_path):
     {"access": [{"type": "repository", "name": "team-a/app"}]},
 ])
 async def test_claims_that_are_refused(token_client, tmp_path, overrides):
+    now = int(time.time())
+    overrides = {key: now + value if key in _RELATIVE_TIMES and isinstance(value, int) else value
+                 for key, value in overrides.items()}
     payload = claims(**{"access": access("team-a/app", "pull"), **overrides})
     await assert_refused(token_client, jwt.sign(payload, own_key(tmp_path)))
 
