@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from yarl import URL
 
+from ocispec.challenge import Challenge, parse_challenges, preferred
+
 from ..credentials import Credentials
-from .challenge import Challenge, parse_challenges, preferred
 from .errors import AuthenticationError, error_from_reply
 from .http import HttpSender, Reply
 

@@ -7,7 +7,7 @@ import pytest
 from client.credentials import Credentials
 from client.transport import AuthenticationError, RegistryClient
 from client.transport import auth as auth_module
-from client.transport.challenge import parse_challenges
+from ocispec.challenge import parse_challenges
 
 from .conftest import FAST_RETRY
 from .fakes import TokenAuthRegistry

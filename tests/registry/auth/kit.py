@@ -16,7 +16,7 @@ import bcrypt
 import yaml
 from aiohttp import encode_basic_auth
 
-from client.transport.challenge import Challenge, parse_challenges
+from ocispec.challenge import Challenge, parse_challenges
 from registry import config
 from registry.auth import jwt
 from registry.auth.keys import PrivateKey, key_id

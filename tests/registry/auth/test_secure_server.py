@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.common import REPO_ROOT, clean_env
-from client.transport.challenge import parse_challenges
+from ocispec.challenge import parse_challenges
 
 from ..server_process import run_registry
 
