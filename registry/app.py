@@ -26,7 +26,7 @@ async def render_errors(request: web.Request, handler) -> web.StreamResponse:
         if request.method == "HEAD":
             return web.Response(status=err.status, headers=err.headers)
         return web.json_response(err.to_json(), status=err.status, headers=err.headers)
-    except web.HTTPException:
+    except (web.HTTPException, ConnectionResetError):  # aiohttp ends a lost connection quietly
         raise
     except Exception:
         log.exception("%s %s failed", request.method, request.path)

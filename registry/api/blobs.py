@@ -8,32 +8,21 @@ ETag and caches may keep it for good.
 
 from __future__ import annotations
 
+import asyncio
+import os
+
 from aiohttp import web
 
 from ocispec.digest import Digest
 
+from .. import errors
 from ..model.blobs import BlobStore
+from . import sendfile
 from .common import NAME, parse_digest, repository_of, require_delete_enabled
 
 routes = web.RouteTableDef()
 
 BLOB = f"{NAME}/blobs/{{digest}}"
-
-
-class _BlobFileResponse(web.FileResponse):
-    """sendfile of a blob whose ETag is its digest, not aiohttp's modification time and size."""
-
-    def __init__(self, path: str, digest: Digest, headers: dict[str, str]) -> None:
-        super().__init__(path, headers=headers)
-        self._digest = str(digest)
-
-    @property
-    def etag(self) -> None:
-        return None  # aiohttp only ever sets it
-
-    @etag.setter
-    def etag(self, value: object) -> None:
-        self.headers["ETag"] = f'"{self._digest}"'
 
 
 def _unsatisfiable(size: int) -> web.HTTPRequestRangeNotSatisfiable:
@@ -56,14 +45,21 @@ def _byte_range(request: web.Request, size: int) -> tuple[int, int] | None:
     return start, size if stop is None else min(stop, size)
 
 
-async def _stream(request: web.Request, store: BlobStore, digest: Digest, size: int,
-                  headers: dict[str, str]) -> web.StreamResponse:
-    """Send the blob from the driver's stream, honouring a single byte range."""
+def _response(request: web.Request, size: int,
+              headers: dict[str, str]) -> tuple[web.StreamResponse, int, int]:
+    """The response head for the blob or the one byte range asked for, and ``[start, stop)``."""
     byte_range = _byte_range(request, size)
     start, stop = byte_range or (0, size)
     response = web.StreamResponse(status=200 if byte_range is None else 206, headers=headers)
     if byte_range is not None:
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    return response, start, stop
+
+
+async def _stream(request: web.Request, store: BlobStore, digest: Digest, size: int,
+                  headers: dict[str, str]) -> web.StreamResponse:
+    """Send the blob from the driver's stream, honouring a single byte range."""
+    response, start, stop = _response(request, size, headers)
     response.content_length = stop - start
     await response.prepare(request)
     remaining = stop - start
@@ -74,6 +70,21 @@ async def _stream(request: web.Request, store: BlobStore, digest: Digest, size: 
             break
     await response.write_eof()
     return response
+
+
+async def _send_local(request: web.Request, path: str, digest: Digest, size: int,
+                      headers: dict[str, str]) -> web.StreamResponse:
+    """Send the blob's local file with sendfile, honouring a single byte range."""
+    loop = asyncio.get_running_loop()
+    try:
+        fd = await loop.run_in_executor(None, os.open, path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:  # deleted since it was found
+        raise errors.BlobUnknown(detail={"digest": str(digest)}) from None
+    try:
+        response, start, stop = _response(request, size, headers)
+        return await sendfile.send(request, response, fd, start, stop - start)
+    finally:
+        os.close(fd)  # a read-only descriptor: no I/O to wait for
 
 
 @routes.get(BLOB)  # and HEAD
@@ -95,8 +106,8 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
     store = repository.blobs.store
     if url := await store.redirect_url(digest):
         raise web.HTTPTemporaryRedirect(url, headers={"Docker-Content-Digest": str(digest)})
-    if local := store.local_file(digest):
-        return _BlobFileResponse(local, digest, headers)
+    if (local := store.local_file(digest)) and sendfile.available(request):
+        return await _send_local(request, local, digest, size, headers)
     return await _stream(request, store, digest, size, headers)
 
 
