@@ -3,19 +3,29 @@
 Docker's files are used where they exist (``~/.docker/config.json`` for
 credentials, ``/etc/docker/certs.d`` for registry certificates) so a machine
 set up for docker or podman works unchanged; what Docker has no file for lives
-in ``~/.config/dockyard/config.json``.
+in ``~/.config/dockyard/config.json``, or machine-wide in
+``/etc/dockyard/config.json`` (read when the user has no file of their own, as
+podman reads its ``registries.conf``).  The keys that Docker's ``daemon.json``
+also has (``registry-mirrors``, ``insecure-registries``) mean the same here.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from ocispec.reference import DEFAULT_REGISTRY, LEGACY_REGISTRY
 
 from .errors import DockyardError
 
 SYSTEM_ROOT = Path("/var/lib/dockyard")
+SYSTEM_CONFIG_DIR = Path("/etc/dockyard")
+# Docker Hub's other names, all meaning the registry references call docker.io.
+_HUB_NAMES = frozenset({LEGACY_REGISTRY, "registry-1.docker.io", "registry.hub.docker.com"})
 # Docker's daemon-side and podman's system-wide certificate directories, read as well as ours.
 SYSTEM_CERTS_DIRS = (Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d"))
 
@@ -44,31 +54,97 @@ def dockyard_config_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """A registry that serves another one's content for pulls.
+
+    Written as a URL: ``https://mirror.example.com`` serves
+    ``docker.io/library/busybox`` as ``library/busybox``; a path,
+    ``https://cache.example.com/dockerhub``, puts the mirrored names under it
+    (``dockerhub/library/busybox``), as a registry mirroring several upstreams
+    keeps them.  Without a scheme the mirror is reached as any registry is
+    (HTTPS, plain HTTP only where allowed); ``http://`` says plain HTTP.
+    """
+
+    url: str
+    host: str         # host[:port]
+    plain_http: bool  # the URL said http://
+    prefix: str = ""  # namespace in the mirror, without slashes at either end
+
+    @classmethod
+    def parse(cls, text: str) -> "Mirror":
+        """Read a configured mirror URL; ValueError says what is wrong with it."""
+        split = urlsplit(text if "://" in text else f"https://{text}")
+        if split.scheme not in ("http", "https") or not split.netloc:
+            raise ValueError(f"mirror {text!r} is not an http(s)://HOST[:PORT][/PATH] URL")
+        if split.query or split.fragment or "@" in split.netloc:
+            raise ValueError(f"mirror {text!r}: no credentials, query or fragment in the URL")
+        return cls(text, split.netloc, split.scheme == "http", split.path.strip("/"))
+
+    def repository(self, name: str) -> str:
+        """The name the mirror keeps repository ``name`` (of the mirrored registry) under."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+
+def registry_key(name: str) -> str:
+    """A registry as references name it: Docker Hub's aliases become ``docker.io``."""
+    return DEFAULT_REGISTRY if name in _HUB_NAMES else name
+
+
+@dataclass(frozen=True)
 class ClientConfig:
     """Settings that decide how registries are reached.
 
     ``insecure_registries`` holds ``host[:port]`` names or CIDR ranges allowed
     plain HTTP (and TLS without verification), as Docker's daemon option does;
     ``certs_dirs`` are searched for ``<host[:port]>/`` certificate folders, first
-    match per file kind wins.
+    match per file kind wins.  ``mirrors`` maps a registry (``docker.io``,
+    ``ghcr.io``) to the mirrors pulls try first, in order.
     """
 
     insecure_registries: tuple[str, ...] = ()
     certs_dirs: tuple[Path, ...] = field(default_factory=tuple)
+    mirrors: Mapping[str, tuple[Mirror, ...]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: Path | None = None) -> "ClientConfig":
-        """Read ``config.json`` from ``directory`` (default ``dockyard_config_dir()``);
-        a missing file means defaults."""
+    def load(cls, directory: Path | None = None,
+             system_directory: Path = SYSTEM_CONFIG_DIR) -> "ClientConfig":
+        """Read ``config.json`` from ``directory`` (default ``dockyard_config_dir()``, or
+        ``system_directory`` when the user has no file); no file at all means defaults."""
         directory = directory or dockyard_config_dir()
         path = directory / "config.json"
+        if not path.exists() and (system_directory / "config.json").exists():
+            path = system_directory / "config.json"
         try:
             doc = json.loads(path.read_text())
         except FileNotFoundError:
             doc = {}
         except (OSError, ValueError) as err:
             raise DockyardError(f"cannot read {path}: {err}") from None
-        insecure = doc.get("insecure-registries", []) if isinstance(doc, dict) else None
-        if not isinstance(insecure, list) or not all(isinstance(i, str) for i in insecure):
-            raise DockyardError(f"{path}: insecure-registries must be a list of strings")
-        return cls(tuple(insecure), (directory / "certs.d", *SYSTEM_CERTS_DIRS))
+        if not isinstance(doc, dict):
+            raise DockyardError(f"{path}: expected a JSON object")
+        try:
+            return cls(tuple(_strings(doc, "insecure-registries")),
+                       (directory / "certs.d", *SYSTEM_CERTS_DIRS), _mirrors(doc))
+        except ValueError as err:
+            raise DockyardError(f"{path}: {err}") from None
+
+
+def _strings(doc: Mapping[str, object], key: str, label: str = "") -> list[str]:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{label or key} must be a list of strings")
+    return value
+
+
+def _mirrors(doc: Mapping[str, object]) -> dict[str, tuple[Mirror, ...]]:
+    """``registry-mirrors`` (Docker Hub's, as in daemon.json) and ``mirrors`` (any registry's:
+    ``{"ghcr.io": ["https://..."]}``), in the order written, Docker Hub's list first."""
+    table: dict[str, list[str]] = {DEFAULT_REGISTRY: _strings(doc, "registry-mirrors")}
+    per_registry = doc.get("mirrors", {})
+    if not isinstance(per_registry, dict):
+        raise ValueError('mirrors must map a registry to a list of URLs: {"ghcr.io": [...]}')
+    for registry, urls in per_registry.items():
+        table.setdefault(registry_key(registry), []).extend(
+            _strings(per_registry, registry, f"mirrors.{registry}"))
+    return {registry: tuple(dict.fromkeys(Mirror.parse(url) for url in urls))
+            for registry, urls in table.items() if urls}

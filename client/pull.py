@@ -93,7 +93,7 @@ class Puller:
         self._sources = BlobSources(store.root)
 
     async def pull(self, reference: Reference) -> PullResult:
-        repo = self._client.repository(reference.registry, reference.repository)
+        repo = self._client.pull_repository(reference.registry, reference.repository)
         self._display.message(f"{reference.tag or reference.digest}: "
                               f"Pulling from {reference.repository}")
         top = await repo.get_manifest(reference.reference)

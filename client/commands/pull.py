@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
     store = await ctx.image_store()
     async with ctx.registry_client() as client:
         if args.all_tags:
-            remote = client.repository(reference.registry, reference.repository)
+            remote = client.pull_repository(reference.registry, reference.repository)
             references = [reference.with_tag(tag) for tag in sorted(await remote.list_tags())]
         else:
             references = [reference]

@@ -3,7 +3,8 @@
 ``RegistryClient`` holds what is shared across registries and requests (one
 connection pool, learnt endpoints and challenges, cached tokens);
 ``RemoteRepository`` (from ``client.repository(...)``) has the per-repository
-operations pull and push are made of.
+operations pull and push are made of; ``client.pull_repository(...)`` is the
+same repository read through its configured mirrors first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .auth import Authenticator, CredentialLookup, Scopes, normalise_scopes
 from .endpoints import Endpoints
 from .errors import RegistryError, TransportError, error_from_reply
 from .http import DEFAULT_READ_LIMIT, Body, HttpSender, Reply, read_limited
+from .mirrors import MirroredRepository, Mirrors
 from .retry import RetryPolicy
 
 from .repository import RemoteRepository
@@ -37,9 +39,10 @@ class RegistryClient:
 
     def __init__(self, *, credentials: CredentialLookup | None = None,
                  endpoints: Endpoints | None = None, retry: RetryPolicy | None = None,
-                 connections_per_host: int = 8) -> None:
+                 connections_per_host: int = 8, mirrors: Mirrors | None = None) -> None:
         self.endpoints = endpoints or Endpoints()
         self.retry = retry or RetryPolicy()
+        self.mirrors = mirrors or Mirrors()
         self._http = HttpSender(self.endpoints, self.retry,
                                 connections_per_host=connections_per_host)
         self._auth = Authenticator(self._http, credentials)
@@ -49,9 +52,11 @@ class RegistryClient:
     @classmethod
     def from_config(cls, config: "ClientConfig", credentials: CredentialLookup | None,
                     **kwargs: Any) -> "RegistryClient":
-        """A client honouring the user's insecure registries and certificate folders."""
-        return cls(credentials=credentials,
-                   endpoints=Endpoints(config.insecure_registries, config.certs_dirs), **kwargs)
+        """A client honouring the user's insecure registries, certificate folders and mirrors."""
+        mirrors = Mirrors(config.mirrors)
+        endpoints = Endpoints(config.insecure_registries, config.certs_dirs,
+                              mirrors.plain_http_hosts())
+        return cls(credentials=credentials, endpoints=endpoints, mirrors=mirrors, **kwargs)
 
     async def __aenter__(self) -> "RegistryClient":
         return self
@@ -65,6 +70,14 @@ class RegistryClient:
     def repository(self, registry: str, name: str) -> RemoteRepository:
         """Operations on one repository (``name`` as in the reference: ``library/busybox``)."""
         return RemoteRepository(self, registry, name)
+
+    def pull_repository(self, registry: str, name: str) -> RemoteRepository:
+        """The repository for reading: through the registry's mirrors first, if it has any.
+        Never for writing (a push must reach the registry itself)."""
+        mirrors = self.mirrors.of(registry)
+        if not mirrors:
+            return self.repository(registry, name)
+        return MirroredRepository(self, registry, name, mirrors)
 
     async def ping(self, registry: str) -> URL:
         """Find how ``registry`` is reached (``GET /v2/``) and learn its auth challenge.

@@ -4,7 +4,8 @@ HTTPS always, verified against the system trust store plus any CA found in
 a ``certs.d/<host[:port]>/`` folder (Docker's layout: ``*.crt`` are CAs,
 ``*.cert`` with the matching ``*.key`` are client certificates). Plain HTTP,
 and TLS without verification, only for loopback registries and the ones the
-user listed as insecure - there HTTPS is still tried first, as Docker does.
+user listed as insecure - there HTTPS is still tried first, as Docker does -
+and for mirrors configured with an ``http://`` URL, which say what they speak.
 Docker Hub's API is not served at ``docker.io`` but at ``registry-1.docker.io``.
 """
 
@@ -36,14 +37,18 @@ def hostname(host: str) -> str:
 
 class Endpoints:
     def __init__(self, insecure_registries: Iterable[str] = (),
-                 certs_dirs: Iterable[Path] = ()) -> None:
+                 certs_dirs: Iterable[Path] = (), plain_http: Iterable[str] = ()) -> None:
+        """``plain_http``: ``host[:port]`` names reached over HTTP only (``http://`` mirrors)."""
         self._insecure = tuple(insecure_registries)
         self._certs_dirs = tuple(certs_dirs)
+        self._plain_http = frozenset(plain_http)
         self._contexts: dict[str, ssl.SSLContext] = {}
 
     def candidates(self, registry: str) -> list[str]:
         """Base URLs to try, in order, for ``registry``."""
         host = api_host(registry)
+        if host in self._plain_http:
+            return [f"http://{host}"]
         if self.is_insecure(host):
             return [f"https://{host}", f"http://{host}"]
         return [f"https://{host}"]
