@@ -140,7 +140,8 @@ async def test_killed_while_finishing_leaves_the_whole_blob_or_nothing(registry_
             done = await stored_size(http, location)
             if done is None:  # the session ended with the kill: push again
                 location, done = await start_session(http), 0
-            await patch(http, location, data[done:], done)
+            if done < len(data):  # all of it may have arrived, only the commit missing
+                await patch(http, location, data[done:], done)
             async with http.put(location, params={"digest": digest}) as response:
                 assert response.status == 201, await response.text()
             assert await blob_of(http, digest) == data
