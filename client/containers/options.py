@@ -71,8 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Run an init inside the container that forwards signals and reaps processes")
     add("--ulimit", action="append", default=[], metavar="NAME=SOFT[:HARD]", help="Ulimit options")
     add("--rm", action="store_true", help="Automatically remove the container when it exits")
-    add("--network", "--net", default="none", metavar="MODE",
-        help="Connect a container to a network: none (default), host, bridge or a network's name")
+    add("--network", "--net", default="bridge", metavar="MODE",
+        help="Connect a container to a network: bridge (default), none, host, container:NAME "
+             "or a network's name")
     networking.add_arguments(add)
     add("--runtime", default="dockyard", metavar="RUNTIME",
         help="Runtime to use: dockyard (built in), crun, runc or a path to an OCI runtime")

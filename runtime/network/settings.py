@@ -69,13 +69,29 @@ class Settings:
                    ip_forward=bool(doc.get("ip-forward", default.ip_forward)))
 
 
-def write_isolated(directory: Path, bip: str = "10.213.0.1/24", pool: str = "10.214.0.0/16") -> dict:
+def write_isolated(directory: Path, bip: str | None = None, pool: str = "10.214.0.0/16") -> dict:
     """Settings for a throw-away root (tests, benchmarks): a bridge and table
     named at random, the given ranges, and the global ip_forward left alone,
-    so nothing a real installation uses is touched.  Returns what was written."""
+    so nothing a real installation uses is touched.  Without ``bip`` the
+    default bridge gets a /24 of 10.213.0.0/16 that no route of the host uses
+    yet, so roots of test sessions running side by side do not collide.
+    Returns what was written."""
     tag = uuid.uuid4().hex[:8]
-    doc = {"bridge": f"dyt{tag}", "bip": bip, "nftables-table": f"dytest_{tag}", "ip-forward": False,
-           "default-address-pools": [{"base": pool, "size": 24}]}
+    doc = {"bridge": f"dyt{tag}", "bip": bip or _free_test_bip(), "nftables-table": f"dytest_{tag}",
+           "ip-forward": False, "default-address-pools": [{"base": pool, "size": 24}]}
     directory.mkdir(parents=True, exist_ok=True)
     (directory / FILE).write_text(json.dumps(doc))
     return doc
+
+
+def _free_test_bip() -> str:
+    import random
+
+    from .netlink import host_subnets
+
+    taken = host_subnets()
+    for third in random.sample(range(256), 256):
+        subnet = ipaddress.IPv4Network(f"10.213.{third}.0/24")
+        if not any(subnet.overlaps(used) for used in taken):
+            return f"10.213.{third}.1/24"
+    raise NetworkError("no free /24 left in 10.213.0.0/16 for a test bridge")

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.busybox_image import BUSYBOX, INSTALL_HINT, add_image, have_busybox, layer
+from tests.helpers.networks import IsolatedNetworks
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "localhost/app:latest"
@@ -134,6 +135,8 @@ class Dockyard:
 def dockyard(tmp_path, image_root) -> Dockyard:
     root = tmp_path / "root"
     subprocess.run(["cp", "-al", str(image_root), str(root)], check=True)  # images are read-only
+    networks = IsolatedNetworks(root)  # run's default bridge: this root's own, removed below
     helper = Dockyard(root)
     yield helper
     assert helper.cleanup() == []
+    assert networks.teardown(helper.seen) == []

@@ -65,7 +65,7 @@ def test_ps_inspect_and_names(dockyard) -> None:
     assert document["Id"] == container_id and document["Name"] == "/web"
     assert document["State"]["Running"] is True and document["State"]["Pid"] > 0
     assert document["Config"]["Cmd"] == ["sleep", "30"] and document["Path"] == "sleep"
-    assert document["HostConfig"]["NetworkMode"] == "none" and "Dockyard" not in document
+    assert document["HostConfig"]["NetworkMode"] == "bridge" and "Dockyard" not in document
     assert dockyard.ok("container", "inspect", "-f", "{{.State.Status}}", "web") == "running\n"
     assert dockyard("container", "inspect", "nothing-here").returncode == 1
     # the top-level inspect finds containers first, then images

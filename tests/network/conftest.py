@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from runtime.network.settings import write_isolated
+from tests.helpers.networks import links, nft_tables  # noqa: F401  (the tests import them from here)
 
 REPO = Path(__file__).resolve().parents[2]
 NETNS_DIR = Path("/run/dockyard-test/netns")
@@ -50,18 +51,6 @@ def _skip_reason() -> str | None:
 
 
 needs_root = pytest.mark.skipif(bool(_skip_reason()), reason=_skip_reason() or "")
-
-
-def links(prefix: str = "dy") -> set[str]:
-    """Names of the host's links that start with prefix."""
-    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True)
-    names = (line.split(":", 2)[1].strip().split("@")[0] for line in out.stdout.splitlines())
-    return {name for name in names if name.startswith(prefix)}
-
-
-def nft_tables() -> set[str]:
-    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=True)
-    return set(out.stdout.split("\n"))
 
 
 class SimContainer:

@@ -1,8 +1,8 @@
 """Networking of real containers through ``dockyard run`` (root, busybox image).
 
 The root of each test names its own default bridge, nftables table and
-address ranges (``write_isolated``), so nothing of a real installation is
-touched; traffic goes to 127.0.0.1 and to the containers' own addresses only.
+address ranges (``tests.helpers.networks``), so nothing of a real installation
+is touched; traffic goes to 127.0.0.1 and to the containers' own addresses only.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import subprocess
 
 import pytest
 
-from runtime.network.settings import write_isolated
 from tests.containers.conftest import dockyard, image_root  # noqa: F401  (fixtures used below)
 from tests.helpers.busybox_image import BUSYBOX
 
-from .conftest import links, needs_root, nft_tables
+from .conftest import links, needs_root
 
 pytestmark = needs_root
 
@@ -29,16 +28,9 @@ GET = 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 3 {host} 80'
 
 @pytest.fixture
 def net(dockyard):  # noqa: F811  (the fixture imported above)
-    from runtime.network import Networks
-
-    settings = write_isolated(dockyard.root / "networks")
-    yield dockyard
-    dockyard.cleanup()
-    Networks(dockyard.root).destroy_all()
-    assert not [name for name in links() if name.startswith(("dy-", settings["bridge"]))
-                or any(name == f"dy{i[:12]}" for i in dockyard.seen)]
-    assert not [t for t in nft_tables() if settings["nftables-table"] in t]
-    assert not list((dockyard.root / "networks" / "containers").glob("*.json"))
+    """dockyard's fixture: its root has a bridge and table of its own (``IsolatedNetworks``),
+    and its teardown fails the test if a link, table or network record is left."""
+    return dockyard
 
 
 def serve(dockyard, name: str, *flags: str, text: str = "hello") -> None:
