@@ -16,7 +16,7 @@ tagged, and nothing is tagged unless every stage succeeded.
 from __future__ import annotations
 
 import asyncio
-import os
+import contextlib
 import posixpath
 import shutil
 import sys
@@ -36,14 +36,16 @@ from ..errors import DockyardError
 from ..layers.store import chain_id
 from ..store import ImageStore
 from ..store.leases import AsyncLease
-from . import container, transfer
+from . import container, git, rootview, transfer
 from .cache import BuildCache, CachedLayer, step_key
-from .context import BuildContext
+from .context import BuildContext, stage_sources
 from .dockerfile import instructions as ins
 from .dockerfile import parse
+from .dockerignore import DockerIgnore
 from .dockerfile.scope import StageScope, env_from_list, expand_from, global_args, platform_args
-from .image import ImageState, timestamp
+from .image import DEFAULT_PATH, ImageState, timestamp
 from .layertar import LayerBlob, is_empty, write_layer
+from .runmounts import Forwarded, oci_mounts, private_directory
 
 _METADATA = (ins.Env, ins.Label, ins.Cmd, ins.Entrypoint, ins.User, ins.Expose, ins.Volume,
              ins.StopSignal, ins.Shell, ins.Healthcheck, ins.Onbuild, ins.Maintainer)
@@ -61,6 +63,8 @@ class BuildOptions:
     compression: str = "gzip"
     docker_format: bool = False
     epoch: int | None = None          # SOURCE_DATE_EPOCH
+    network: str = "host"             # what RUN's --network=default means: host or none
+    forwarded: Forwarded = field(default_factory=Forwarded)  # --secret and --ssh
 
 
 @dataclass
@@ -182,9 +186,9 @@ class Builder:
         await self.lease.add(digest)
         return await self.store.put_blob(data, digest)
 
-    def layer_dirs(self, chain: list[Digest]) -> list[Path]:
-        """The unpacked layer directories of a chain, topmost first (overlay's order)."""
-        return [self.store.layers.path(cid) for cid in reversed(chain)]
+    def view(self, chain: list[Digest]) -> contextlib.AbstractContextManager[Path]:
+        """The merged, read-only view of a chain's file system, while the block runs."""
+        return rootview.merged(self.overlay_layers(chain), self.scratch)
 
     def overlay_layers(self, chain: list[Digest]) -> list[tuple[str, str]]:
         """The chain as ``mount_overlay`` takes it: bottom first, with xattr namespaces."""
@@ -304,7 +308,10 @@ class StageBuild:
         if isinstance(instruction, ins.Copy | ins.Add):
             local = tuple(s for s in instruction.sources if not _is_url(s))
             matches = self.b.context.match(local, instruction.keyword)
-            return await asyncio.to_thread(self.b.context.content_digest, matches)
+            content = await asyncio.to_thread(self.b.context.content_digest, matches)
+            commits = [await git.resolve(git.GitSource.parse(s)) for s in instruction.sources
+                       if isinstance(instruction, ins.Add) and git.is_git_url(s)]
+            return step_key(content, *commits) if commits else content
         return None
 
     async def _execute(self, result: StageResult, instruction: ins.Instruction,
@@ -330,57 +337,33 @@ class StageBuild:
     async def _run(self, result: StageResult, run: ins.Run, scope: StageScope, work: Path,
                    step: int) -> Path:
         state = result.state
-        view = transfer.RootView(self.b.layer_dirs(result.chain))
-        uid, gid = transfer.owner(state.run_config.get("User") or None, view) \
-            if state.run_config.get("User") else (0, 0)
-        env = {**scope.run_environment()}
-        env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        spec = container.RunSpec(
-            argv=container.run_argv(run, state.shell), env=env,
-            cwd=state.run_config.get("WorkingDir") or "/", uid=uid, gid=gid,
-            network=run.network or "default", mounts=await self._mounts(run, state))
+        workdir = state.run_config.get("WorkingDir") or "/"
+        network = run.network if run.network not in (None, "default") else \
+            self.b.options.network
         started = time.monotonic()
 
         def show(chunk: bytes) -> None:
             for line in chunk.decode(errors="replace").splitlines():
                 self.b.output.write(f"#{step} {time.monotonic() - started:.3f} {line}")
 
-        try:
-            return await container.run_step(work, self.b.overlay_layers(result.chain), spec,
-                                            show)
-        except container.RunFailed as err:
-            self.b.output.write(f"#{step} ERROR: {err}")
-            raise
-
-    async def _mounts(self, run: ins.Run, state: ImageState) -> list[dict]:
-        mounts = []
-        for mount in run.mounts:
-            target = posixpath.join(state.run_config.get("WorkingDir") or "/", mount.target or "")
-            if mount.type == "cache":
-                source = self.b.cache.mount_dir(mount.id or target)
-                mounts.append({"destination": target, "type": "bind", "source": str(source),
-                               "options": ["rbind", "ro" if mount.readonly else "rw"]})
-            elif mount.type == "tmpfs":
-                mounts.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
-                               "options": ["nosuid", "nodev"]})
-            elif mount.type == "bind":
-                source = await self._bind_source(mount)
-                # read-only always: a writable bind would change the context itself
-                mounts.append({"destination": target, "type": "bind", "source": str(source),
-                               "options": ["rbind", "ro"]})
-            else:
-                raise DockyardError(f"RUN --mount=type={mount.type} is not supported yet")
-        return mounts
-
-    async def _bind_source(self, mount: ins.Mount) -> Path:
-        relative = (mount.source or "").lstrip("/")
-        if mount.from_ is None:
-            return self.b.context.root / relative
-        layers = await self._from_layers(mount.from_)
-        for layer in layers:
-            if (layer / relative).exists():
-                return layer / relative
-        raise DockyardError(f"--mount from={mount.from_}: {mount.source} not found")
+        with contextlib.ExitStack() as stack:
+            views = {}
+            for name in {mount.from_ for mount in run.mounts if mount.from_}:
+                views[name] = stack.enter_context(self.b.view((await self._from(name)).chain))
+            mounts = oci_mounts(run, workdir, self.b.cache, self.b.context.root, views,
+                                self.b.options.forwarded,
+                                stack.enter_context(private_directory()))
+            env = {**scope.run_environment(), **mounts.env}
+            env.setdefault("PATH", DEFAULT_PATH)
+            spec = container.RunSpec(
+                argv=container.run_argv(run, state.shell), env=env, cwd=workdir,
+                user=state.run_config.get("User") or "", network=network, mounts=mounts.mounts)
+            try:
+                return await container.run_step(work, self.b.overlay_layers(result.chain),
+                                                spec, show)
+            except container.RunFailed as err:
+                self.b.output.write(f"#{step} ERROR: {err}")
+                raise
 
     async def _from(self, name: str) -> StageResult:
         """What ``--from`` names: an earlier stage, else an image (pulled if missing)."""
@@ -389,61 +372,66 @@ class StageBuild:
             return await self.b._stage(earlier.index)
         return await self._image(name)
 
-    async def _from_layers(self, name: str) -> list[Path]:
-        return self.b.layer_dirs((await self._from(name)).chain)
-
     async def _transfer(self, result: StageResult, instruction: ins.Instruction,
                         upper: Path) -> None:
-        state = result.state
-        workdir = state.run_config.get("WorkingDir")
-        view = transfer.RootView(self.b.layer_dirs(result.chain))
-        if isinstance(instruction, ins.Workdir):
-            path = instruction.path if instruction.path.startswith("/") else workdir or "/"
-            stager = transfer.Stager(upper, view, 0, 0)
-            if view.lstat(path) is None:
-                stager.parents(path)
-                stager.directory(path, None)
-            return
-        assert isinstance(instruction, ins.Copy | ins.Add)
-        uid, gid = transfer.owner(instruction.chown, view)
-        chmod = int(instruction.chmod, 8) if instruction.chmod else None
-        stager = transfer.Stager(upper, view, uid, gid, chmod)
-        dest = transfer.destination(instruction.dest, workdir)
+        with self.b.view(result.chain) as root:
+            if isinstance(instruction, ins.Workdir):
+                path = result.state.run_config.get("WorkingDir") or "/"
+                if rootview.lstat(root, path) is None:
+                    stager = transfer.Stager(upper, root, 0, 0)
+                    stager.parents(path)
+                    stager.directory(path, None)
+                return
+            assert isinstance(instruction, ins.Copy | ins.Add)
+            uid, gid = transfer.owner(instruction.chown, root)
+            chmod = int(instruction.chmod, 8) if instruction.chmod else None
+            await self._place(result.state, instruction,
+                              transfer.Stager(upper, root, uid, gid, chmod))
+
+    async def _place(self, state: ImageState, instruction: ins.Copy | ins.Add,
+                     stager: transfer.Stager) -> None:
+        """COPY/ADD's sources, staged: heredocs, downloads, git trees, archives, files."""
+        dest = transfer.destination(instruction.dest, state.run_config.get("WorkingDir"))
         count = len(instruction.sources) + len(instruction.heredocs)
-        dest_is_dir = instruction.dest.endswith("/") or count > 1 or stager.is_dir(dest)
+        parents = isinstance(instruction, ins.Copy) and instruction.parents
+        dest_is_dir = instruction.dest.endswith("/") or count > 1 or parents or \
+            stager.is_dir(dest)
         for doc in instruction.heredocs:
             path = posixpath.join(dest, doc.name) if dest_is_dir else dest
             stager.data(doc.content.encode(), path, self.b.options.epoch)
         if isinstance(instruction, ins.Copy) and instruction.from_:
-            await self._copy_from(instruction, stager, dest, dest_is_dir)
+            with self.b.view((await self._from(instruction.from_)).chain) as source_root:
+                sources = stage_sources(source_root, instruction.sources, "COPY")
+                await asyncio.to_thread(stager.copy, sources, dest, dest_is_dir,
+                                        instruction.exclude, parents)
             return
         local = tuple(s for s in instruction.sources if not _is_url(s))
-        matches = self.b.context.match(local, instruction.keyword) if local else []
+        sources = self.b.context.sources(local, instruction.keyword) if local else []
         if isinstance(instruction, ins.Add):
             for url in (s for s in instruction.sources if _is_url(s)):
-                await self._download(url, instruction.checksum, stager, dest, dest_is_dir)
-            archives = [m for m in matches if not m.is_dir and transfer.is_archive(m.path)]
+                if git.is_git_url(url):
+                    await self._clone(url, instruction.keep_git_dir, stager, dest)
+                else:
+                    await self._download(url, instruction.checksum, stager, dest, dest_is_dir)
+            archives = [s for s in sources
+                        if not s.match.is_dir and transfer.is_archive(s.match.path)]
             for archive in archives:
-                await asyncio.to_thread(stager.extract, archive.path, dest)
-            matches = [m for m in matches if m not in archives]
-        await asyncio.to_thread(stager.copy, self.b.context, matches, dest, dest_is_dir,
-                                instruction.exclude)
+                await asyncio.to_thread(stager.extract, archive.match.path, dest)
+            sources = [s for s in sources if s not in archives]
+        await asyncio.to_thread(stager.copy, sources, dest, dest_is_dir, instruction.exclude,
+                                parents)
 
-    async def _copy_from(self, copy: ins.Copy, stager: transfer.Stager, dest: str,
-                         dest_is_dir: bool) -> None:
-        """``COPY --from``: sources read from another stage's or an image's file system."""
-        assert copy.from_ is not None
-        layers = await self._from_layers(copy.from_)
-        root = Path(tempfile.mkdtemp(dir=self.b.scratch))
+    async def _clone(self, url: str, keep_git_dir: bool, stager: transfer.Stager,
+                     dest: str) -> None:
+        source = git.GitSource.parse(url)
+        commit = await git.resolve(source)
+        into = Path(tempfile.mkdtemp(dir=self.b.scratch))
         try:
-            await asyncio.to_thread(_merge_layers, layers, root)
-            context = BuildContext.directory(root)
-            context.ignore.patterns = []
-            matches = context.match(copy.sources, "COPY")
-            await asyncio.to_thread(stager.copy, context, matches, dest, dest_is_dir,
-                                    copy.exclude)
+            tree = await git.checkout(source, commit, into / "repo", keep_git_dir)
+            context = BuildContext(tree, DockerIgnore([]))
+            await asyncio.to_thread(stager.copy, context.sources((".",), "ADD"), dest, True)
         finally:
-            await asyncio.to_thread(shutil.rmtree, root, True)
+            await asyncio.to_thread(shutil.rmtree, into, True)
 
     async def _download(self, url: str, checksum: str | None, stager: transfer.Stager,
                         dest: str, dest_is_dir: bool) -> None:
@@ -466,35 +454,9 @@ class StageBuild:
         await asyncio.to_thread(stager.data, data, path, mtime)
 
 
-def _merge_layers(layers: list[Path], root: Path) -> None:
-    """Materialise a stage's file system (layers top first) for COPY --from, bottom up."""
-    for layer in reversed(layers):
-        for dirpath, dirnames, filenames in os.walk(layer):
-            relative = Path(dirpath).relative_to(layer)
-            for name in dirnames + filenames:
-                source, target = Path(dirpath) / name, root / relative / name
-                st = os.lstat(source)
-                if os.path.lexists(target) and not (target.is_dir() and
-                                                    Path(source).is_dir()):
-                    if target.is_dir() and not target.is_symlink():
-                        shutil.rmtree(target)
-                    else:
-                        target.unlink()
-                if st.st_rdev == 0 and (st.st_mode & 0o170000) == 0o020000:
-                    continue  # whiteout: stays deleted
-                if Path(source).is_dir() and not Path(source).is_symlink():
-                    target.mkdir(exist_ok=True)
-                    shutil.copystat(source, target)
-                    os.chown(target, st.st_uid, st.st_gid)
-                elif Path(source).is_symlink():
-                    os.symlink(os.readlink(source), target)
-                else:
-                    shutil.copy2(source, target)
-                    os.chown(target, st.st_uid, st.st_gid)
-
-
 def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
+    """A remote source of ADD: a URL to download or a git repository."""
+    return source.startswith(("http://", "https://")) or git.is_git_url(source)
 
 
 def _created_by(instruction: ins.Instruction, used: Mapping[str, str] = {},

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
+import stat
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,9 +26,11 @@ from pathlib import Path
 
 from runtime.spec import default_config
 
+from ..containers import netns as namespaces, users
 from ..containers.rootfs import mount_overlay, unmount
 from ..errors import DockyardError
 from .dockerfile import instructions as ins
+from .layertar import is_opaque
 
 _HOST_FILES = ("/etc/resolv.conf", "/etc/hosts")
 _RUNTIME_ROOT = "/run/dockyard-runtime"
@@ -48,27 +50,30 @@ class RunSpec:
     argv: list[str]
     env: dict[str, str]
     cwd: str
-    uid: int
-    gid: int
-    network: str = "default"
+    user: str = ""                 # the stage's USER, resolved in the container's own files
+    network: str = "host"          # host or none (the build resolves RUN's "default")
     mounts: list[dict] = field(default_factory=list)  # OCI mounts for --mount
 
 
-def _config(rootfs: Path, spec: RunSpec) -> dict:
+def _config(rootfs: Path, spec: RunSpec, netns: str | None) -> dict:
+    """The step's config.json; ``netns`` is the pinned namespace of ``--network=none``."""
+    user = users.resolve(str(rootfs), spec.user or "0")
     config = default_config(spec.argv)
     config["root"] = {"path": str(rootfs), "readonly": False}
     config["hostname"] = "buildkitsandbox"
-    process = config["process"]
-    process.update(env=[f"{key}={value}" for key, value in spec.env.items()], cwd=spec.cwd,
-                   user={"uid": spec.uid, "gid": spec.gid}, noNewPrivileges=False)
+    env = {"HOME": user.home, **spec.env}
+    config["process"].update(env=[f"{key}={value}" for key, value in env.items()],
+                             cwd=spec.cwd, user=user.oci(), noNewPrivileges=False)
     mounts = config["mounts"]
-    if spec.network != "none":
-        config["linux"]["namespaces"] = [ns for ns in config["linux"]["namespaces"]
-                                         if ns["type"] != "network"]
+    namespaces = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "network"]
+    if netns is not None:
+        namespaces.append({"type": "network", "path": netns})
+    else:
         for path in _HOST_FILES:
             if os.path.exists(path) and (rootfs / path.lstrip("/")).is_file():
                 mounts.append({"destination": path, "type": "bind", "source": path,
                                "options": ["rbind", "ro"]})
+    config["linux"]["namespaces"] = namespaces
     mounts.extend(spec.mounts)
     return config
 
@@ -88,68 +93,110 @@ async def run_step(scratch: Path, layers: list[tuple[str, str]], spec: RunSpec,
         directory.mkdir(parents=True)
     container_id = "build-" + uuid.uuid4().hex[:16]
     runtime = [sys.executable, "-m", "runtime", "--root", _RUNTIME_ROOT]
+    netns = str(scratch / "netns") if spec.network == "none" else None
+    points = _MountPoints()
     mount_overlay(layers, str(upper), str(work), str(rootfs))
-    config = _config(rootfs, spec)
-    created_targets = _prepare_targets(rootfs, config["mounts"])
     try:
+        if netns is not None:
+            namespaces.create(netns)
+        config = _config(rootfs, spec, netns)
+        points = _prepare_targets(rootfs, config["mounts"])
         (scratch / "config.json").write_text(json.dumps(config))
-        process = await asyncio.create_subprocess_exec(
-            *runtime, "run", "--bundle", str(scratch), container_id,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT)
-        try:
-            assert process.stdout is not None
-            while chunk := await process.stdout.read(65536):
-                result = output(chunk)
-                if asyncio.iscoroutine(result):
-                    await result
-            code = await process.wait()
-        except BaseException:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-            raise
+        code = await _run(runtime, scratch, container_id, output)
     finally:
         await _delete(runtime, container_id)
-        _remove_created(rootfs, created_targets)
+        if netns is not None:
+            namespaces.remove(netns)
+        _remove_created(points)
         unmount(str(rootfs))
+        _drop_copied_up(upper, points)
     if code != 0:
         raise RunFailed(" ".join(spec.argv), code)
     return upper
 
 
-def _prepare_targets(rootfs: Path, mounts: list[dict]) -> list[Path]:
-    """Create the mount points the image lacks (/proc in a scratch-based image, cache
-    targets), so that they can be removed again and never end up in the layer."""
-    created: list[Path] = []
+async def _run(runtime: list[str], bundle: Path, container_id: str,
+               output: Callable[[bytes], Awaitable[None] | None]) -> int:
+    """The container, its output streamed to ``output``; its exit code."""
+    process = await asyncio.create_subprocess_exec(
+        *runtime, "run", "--bundle", str(bundle), container_id,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        assert process.stdout is not None
+        while chunk := await process.stdout.read(65536):
+            result = output(chunk)
+            if asyncio.iscoroutine(result):
+                await result
+        return await process.wait()
+    except BaseException:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+
+
+@dataclass
+class _MountPoints:
+    """The mount points a step's container needed that its image lacked.
+
+    They are created in the overlay before the run and removed after it, so
+    that they never end up in the layer; the directories above them that the
+    image did have were copied up into the upper directory by overlayfs when
+    they were made, and are dropped from it again when nothing else changed them.
+    """
+    created: list[Path] = field(default_factory=list)        # outermost first
+    parents: dict[str, os.stat_result] = field(default_factory=dict)  # relative -> before
+
+
+def _prepare_targets(rootfs: Path, mounts: list[dict]) -> _MountPoints:
+    points = _MountPoints()
     mounted: list[str] = []
     for mount in mounts:
         destination = mount["destination"].rstrip("/")
         inside = any(destination.startswith(m + "/") for m in mounted)
         mounted.append(destination)
-        if inside:
-            continue
-        missing = None
+        target = rootfs / destination.lstrip("/")
+        if inside or os.path.lexists(target):
+            continue  # within an earlier mount, the runtime makes it there
         for parent in reversed(Path(destination).relative_to("/").parents[:-1]):
             if not os.path.lexists(rootfs / parent):
-                missing = parent
+                (rootfs / parent).mkdir(parents=True)
+                points.created.append(rootfs / parent)
                 break
-        target = rootfs / destination.lstrip("/")
-        if os.path.lexists(target):
-            continue
-        target.mkdir(parents=True)
-        created.append(rootfs / missing if missing else target)
-    return created
+            points.parents.setdefault(str(parent), os.lstat(rootfs / parent))
+        if mount["type"] == "bind" and not os.path.isdir(mount["source"]):
+            target.touch()  # a file (secret, socket) is mounted over a file
+        else:
+            target.mkdir()
+        points.created.append(target)
+    return points
 
 
-def _remove_created(rootfs: Path, created: list[Path]) -> None:
+def _remove_created(points: _MountPoints) -> None:
     """Remove the mount points made for the run, if the command left them empty."""
-    for top in reversed(created):
-        for directory, _, _ in sorted(os.walk(top), reverse=True):
-            try:
-                os.rmdir(directory)
-            except OSError:
-                pass
+    for path in reversed(points.created):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            elif path.stat().st_size == 0:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def _drop_copied_up(upper: Path, points: _MountPoints) -> None:
+    """After unmounting: the image's directories copied up only to hold a mount point."""
+    for relative in sorted(points.parents, key=len, reverse=True):
+        path, before = upper / relative, points.parents[relative]
+        try:
+            st = os.lstat(path)
+            if (stat.S_ISDIR(st.st_mode) and (st.st_mode, st.st_uid, st.st_gid) ==
+                    (before.st_mode, before.st_uid, before.st_gid)
+                    and not is_opaque(path)):
+                path.rmdir()  # fails, as it should, when the command put something there
+        except OSError:
+            pass
 
 
 async def _delete(runtime: list[str], container_id: str) -> None:
@@ -178,7 +225,3 @@ def run_argv(run: ins.Run, shell: tuple[str, ...]) -> list[str]:
         return [*shell, body]
     script = line + "".join(f"\n{doc.content}{doc.name}" for doc in run.heredocs)
     return [*shell, script]
-
-
-def remove_scratch(scratch: Path) -> None:
-    shutil.rmtree(scratch, ignore_errors=True)

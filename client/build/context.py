@@ -15,6 +15,7 @@ import posixpath
 import re
 import stat
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,36 @@ class Match:
     is_dir: bool
 
 
+@dataclass(frozen=True)
+class Source:
+    """A matched source and the path ``COPY --parents`` keeps for it below the destination:
+    its path from the context root, or from the ``/./`` pivot written in the source."""
+    context: "BuildContext"
+    match: Match
+    kept: str
+
+
 class BuildContext:
-    def __init__(self, root: Path, ignore: DockerIgnore) -> None:
+    def __init__(self, root: Path, ignore: DockerIgnore, scope: str | None = None) -> None:
+        """``scope`` (a relative path) limits the walk to that entry and what is below it."""
         self.root = root.absolute()  # absolute: mounting an overlay briefly changes the cwd
         self.ignore = ignore
-        self.entries = {name: entry.stat(follow_symlinks=False)
-                        for name, entry in ignore.walk(root)} if root.is_dir() else {}
+        self.entries = dict(self._walk(scope)) if root.is_dir() else {}
         self._file_hashes: dict[str, str] = {}
+
+    def _walk(self, scope: str | None) -> Iterator[tuple[str, os.stat_result]]:
+        if scope is None:
+            for name, entry in self.ignore.walk(self.root):
+                yield name, entry.stat(follow_symlinks=False)
+            return
+        try:
+            st = os.lstat(self.root / scope)
+        except OSError:
+            return
+        yield scope, st
+        if stat.S_ISDIR(st.st_mode):
+            for name, entry in self.ignore.walk(self.root / scope):
+                yield f"{scope}/{name}", entry.stat(follow_symlinks=False)
 
     @classmethod
     def directory(cls, root: Path, dockerfile: Path | None = None) -> "BuildContext":
@@ -73,6 +97,20 @@ class BuildContext:
             else:
                 raise ContextError(f"{keyword} failed: file not found in build context or "
                                    f"excluded by .dockerignore: {source}")
+        return found
+
+    def sources(self, sources: tuple[str, ...], keyword: str, base: str = "") -> list[Source]:
+        """``match`` with each hit's kept path; ``base`` is where this context's root lies in
+        the tree the sources name (for a context made of part of a stage's file system)."""
+        found = []
+        for source in sources:
+            text = source.lstrip("/").removeprefix("./")
+            pivot, marker, rest = text.partition("/./")
+            written, pivot = (f"{pivot}/{rest}", clean(pivot)) if marker else (text, "")
+            for match in self.match((_relative(written, base),), keyword):
+                full = posixpath.join(base, match.name) if match.name else base
+                found.append(Source(self, match, posixpath.relpath(full, pivot or ".")
+                                    if full else ""))
         return found
 
     def _match(self, name: str) -> Match:
@@ -116,3 +154,38 @@ class BuildContext:
                     digest.update(chunk)
             self._file_hashes[name] = digest.hexdigest()
         return self._file_hashes[name]
+
+
+def _relative(source: str, base: str) -> str:
+    """A source path relative to ``base`` (both relative to the same root)."""
+    name = clean(source.lstrip("/")) if source.strip("/") else ""
+    name = "" if name == "." else name
+    return posixpath.relpath(name or ".", base or ".") if base else name or "."
+
+
+def stage_sources(root: Path, sources: tuple[str, ...], keyword: str) -> list[Source]:
+    """COPY --from's sources in another stage's file system (its merged view at ``root``).
+
+    Only what the sources can name is walked: the directory a glob starts in,
+    or the one path a plain source names, with symlinks above it resolved
+    inside the view.
+    """
+    from runtime.mounts import secure_join
+
+    found = []
+    for source in sources:
+        parts = [p for p in clean(source.replace("/./", "/").lstrip("/")).split("/")
+                 if p not in ("", ".")]
+        glob = next((i for i, part in enumerate(parts) if _GLOB_CHARS.search(part)), None)
+        if glob is not None:
+            base, scope = "/".join(parts[:glob]), None
+        else:
+            base, scope = "/".join(parts[:-1]), (parts[-1] if parts else None)
+        directory = Path(secure_join(str(root), base))
+        context = BuildContext(directory, DockerIgnore([]), scope)
+        try:
+            found.extend(context.sources((source,), keyword, base))
+        except ContextError:
+            raise ContextError(f"{keyword} failed: {source}: no such file or directory in "
+                               "the --from stage or image") from None
+    return found

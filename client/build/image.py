@@ -27,7 +27,7 @@ from .layertar import LayerBlob, docker_media_type
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
-_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def timestamp(epoch: int | None) -> str:
@@ -48,7 +48,7 @@ class ImageState:
     def scratch(cls, platform: str) -> "ImageState":
         os_name, arch, variant = (platform.split("/") + ["", ""])[:3]
         config: dict[str, Any] = {"architecture": arch, "os": os_name,
-                                  "config": {"Env": [f"PATH={_DEFAULT_PATH}"]},
+                                  "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
                                   "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
         if variant:
             config["variant"] = variant

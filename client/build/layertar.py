@@ -118,7 +118,7 @@ class _TarWriter:
         self.links: dict[tuple[int, int], str] = {}
 
     def directory(self, path: Path, prefix: str) -> None:
-        if prefix and _is_opaque(path):
+        if prefix and is_opaque(path):
             self.marker(prefix + OPAQUE_MARKER, path)
         with os.scandir(path) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
@@ -182,7 +182,7 @@ class _TarWriter:
         self.tar.addfile(info)
 
 
-def _is_opaque(path: Path) -> bool:
+def is_opaque(path: Path) -> bool:
     for name in _OPAQUE_XATTRS:
         try:
             if os.getxattr(path, name, follow_symlinks=False) == b"y":

@@ -22,75 +22,24 @@ import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterable
 from pathlib import Path
 
-from ..errors import DockyardError
-from .context import BuildContext, Match
+from ..containers import users
+from . import rootview
+from .context import Source
 from .dockerignore import DockerIgnore
 
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
 
 
-class RootView:
-    """An image's file system read through its unpacked layer directories, top first."""
-
-    def __init__(self, layers: Iterable[Path]) -> None:
-        self.layers = list(layers)
-
-    def lstat(self, path: str) -> os.stat_result | None:
-        relative = path.strip("/")
-        if not relative:
-            return None
-        for layer in self.layers:
-            try:
-                st = os.lstat(layer / relative)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                return None  # a whiteout: deleted in this layer
-            return st
-        return None
-
-    def read_text(self, path: str) -> str:
-        for layer in self.layers:
-            candidate = layer / path.strip("/")
-            if candidate.is_file():
-                return candidate.read_text(errors="replace")
-        return ""
-
-
-def owner(spec: str | None, view: RootView) -> tuple[int, int]:
-    """``--chown=user[:group]`` as numbers, names looked up in the image's files."""
+def owner(spec: str | None, root: Path) -> tuple[int, int]:
+    """``--chown=user[:group]`` as numbers, names looked up in the image's own files
+    (``root`` is its merged view). As in BuildKit, a number without a group is the group too."""
     if not spec:
         return 0, 0
-    user, _, group = spec.partition(":")
-    passwd = _entries(view.read_text("/etc/passwd"))
-    uid, primary = _lookup(user, passwd, "user", "passwd", gid_field=True)
-    if not group:
-        return uid, primary
-    gid, _ = _lookup(group, _entries(view.read_text("/etc/group")), "group", "group")
-    return uid, gid
-
-
-def _entries(text: str) -> dict[str, list[str]]:
-    return {fields[0]: fields for line in text.splitlines()
-            if len(fields := line.split(":")) >= 3}
-
-
-def _lookup(name: str, entries: dict[str, list[str]], what: str, file: str,
-            gid_field: bool = False) -> tuple[int, int]:
-    if name.isdigit():
-        number = int(name)
-        for fields in entries.values():
-            if fields[2] == name and gid_field and len(fields) > 3 and fields[3].isdigit():
-                return number, int(fields[3])
-        return number, number
-    fields = entries.get(name)
-    if fields is None or not fields[2].isdigit():
-        raise DockyardError(f"unable to find {what} {name}: no matching entries in {file} file")
-    primary = int(fields[3]) if gid_field and len(fields) > 3 and fields[3].isdigit() else 0
-    return int(fields[2]), primary
+    user = users.resolve(str(root), spec)
+    name, _, group = spec.partition(":")
+    return (user.uid, user.uid) if name.isdigit() and not group else (user.uid, user.gid)
 
 
 def destination(dest: str, workdir: str | None) -> str:
@@ -110,12 +59,16 @@ def is_archive(path: Path) -> bool:
 class Stager:
     """Writes one COPY/ADD into ``upper`` with the step's owner and mode."""
 
-    def __init__(self, upper: Path, view: RootView, uid: int, gid: int,
+    def __init__(self, upper: Path, root: Path, uid: int, gid: int,
                  chmod: int | None = None) -> None:
+        """``root`` is the merged view of the image the step writes into."""
         self.upper = upper
-        self.view = view
+        self.root = root
         self.uid, self.gid = uid, gid
         self.chmod = chmod
+
+    def _lstat(self, path: str) -> os.stat_result | None:
+        return rootview.lstat(self.root, path)
 
     def target(self, path: str) -> Path:
         return self.upper / path.strip("/")
@@ -123,7 +76,7 @@ class Stager:
     def is_dir(self, path: str) -> bool:
         if self.target(path).is_dir():
             return True
-        st = self.view.lstat(path)
+        st = self._lstat(path)
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def parents(self, path: str) -> None:
@@ -132,7 +85,7 @@ class Stager:
         if parent in ("", "/") or self.target(parent).is_dir():
             return
         self.parents(parent)
-        self.directory(parent, self.view.lstat(parent))
+        self.directory(parent, self._lstat(parent))
 
     def directory(self, path: str, like: os.stat_result | None, owned: bool = False) -> None:
         target = self.target(path)
@@ -181,34 +134,42 @@ class Stager:
         if mtime is not None:
             os.utime(target, (mtime, mtime))
 
-    def copy(self, context: BuildContext, matches: list[Match], dest: str,
-             dest_is_dir: bool, exclude: tuple[str, ...] = ()) -> None:
-        """COPY's placement rules for context sources (see the module docstring).
+    def copy(self, sources: list[Source], dest: str, dest_is_dir: bool,
+             exclude: tuple[str, ...] = (), parents: bool = False) -> None:
+        """COPY's placement rules (see the module docstring).
 
         ``exclude`` (``COPY --exclude``) takes .dockerignore patterns, matched
-        against paths relative to each source.
+        against paths relative to each source. With ``parents`` (``COPY
+        --parents``) every source keeps its path (``Source.kept``) below ``dest``.
         """
         skip = DockerIgnore(list(exclude))
-        matches = [m for m in matches if not skip.excluded(posixpath.basename(m.name))]
-        if dest_is_dir and not self.target(dest).is_dir():
+        sources = [s for s in sources if not skip.excluded(posixpath.basename(s.match.name))]
+        if (dest_is_dir or parents) and not self.target(dest).is_dir():
             self.parents(dest)
-            self.directory(dest, self.view.lstat(dest), owned=self.view.lstat(dest) is None)
-        for match in matches:
-            if match.is_dir:
-                base = match.name + "/" if match.name else ""
-                for name in context.below(match):
-                    if skip.excluded(name[len(base):]):
-                        continue
-                    self.file(context.root / name, posixpath.join(dest, name[len(base):]))
-            elif dest_is_dir:
-                self.file(match.path, posixpath.join(dest, posixpath.basename(match.name)))
+            self.directory(dest, self._lstat(dest), owned=self._lstat(dest) is None)
+        for source in sources:
+            match, context = source.match, source.context
+            if parents:
+                placed = posixpath.join(dest, source.kept)
+            elif match.is_dir:
+                placed = dest
             else:
-                self.file(match.path, dest)
+                placed = posixpath.join(dest, posixpath.basename(match.name)) \
+                    if dest_is_dir else dest
+            if not match.is_dir:
+                self.file(match.path, placed)
+                continue
+            if parents and source.kept:
+                self.file(match.path, placed)
+            base = match.name + "/" if match.name else ""
+            for name in context.below(match):
+                if not skip.excluded(name[len(base):]):
+                    self.file(context.root / name, posixpath.join(placed, name[len(base):]))
 
     def extract(self, archive: Path, dest: str) -> None:
         """ADD's auto-extraction: the archive's tree below ``dest``, its owners kept."""
         if not self.target(dest).is_dir():
             self.parents(dest)
-            self.directory(dest, self.view.lstat(dest))
+            self.directory(dest, self._lstat(dest))
         with tarfile.open(archive) as tar:
             tar.extractall(self.target(dest), filter="tar")

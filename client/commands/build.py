@@ -45,6 +45,14 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--push", action="store_true", help="Push the tagged image when built")
     parser.add_argument("--output", metavar="type=oci,dest=PATH",
                         help="Also write the image as an OCI archive")
+    parser.add_argument("--secret", action="append", default=[],
+                        metavar="id=ID[,src=FILE|env=VAR]",
+                        help="A secret RUN --mount=type=secret can read (never stored)")
+    parser.add_argument("--ssh", action="append", default=[], metavar="default|ID[=SOCKET]",
+                        help="An SSH agent socket for RUN --mount=type=ssh "
+                             "(default: $SSH_AUTH_SOCK)")
+    parser.add_argument("--network", choices=("default", "host", "none"), default="default",
+                        help="RUN steps' network unless they say (default: the host's)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="Suppress the build output and print the image ID on success")
     parser.set_defaults(run=run)
@@ -65,6 +73,44 @@ def _pairs(values: list[str], what: str, environ: dict[str, str] | None = None
             text = environ[key]
         result[key] = text
     return result
+
+
+def _secrets(values: list[str], environ: dict[str, str]) -> dict[str, bytes]:
+    """``--secret id=ID,src=FILE`` (or ``env=VAR``; with neither, the variable ID) values."""
+    from pathlib import Path
+
+    secrets = {}
+    for value in values:
+        fields = dict(item.partition("=")[::2] for item in value.split(","))
+        secret_id = fields.get("id")
+        if not secret_id:
+            raise DockyardError(f"invalid --secret {value!r}: expected id=ID,src=FILE")
+        source = fields.get("src") or fields.get("source")
+        variable = fields.get("env") or (None if source else secret_id)
+        if source:
+            try:
+                secrets[secret_id] = Path(source).expanduser().read_bytes()
+            except OSError as err:
+                raise DockyardError(f"--secret {secret_id}: {source}: {err.strerror}") from None
+        elif variable in environ:
+            secrets[secret_id] = environ[variable].encode()
+        else:
+            raise DockyardError(f"--secret {secret_id}: environment variable {variable} "
+                                "is not set")
+    return secrets
+
+
+def _ssh(values: list[str], environ: dict[str, str]) -> dict[str, str]:
+    """``--ssh default`` ($SSH_AUTH_SOCK) and ``--ssh ID=SOCKET`` values."""
+    agents = {}
+    for value in values:
+        agent_id, _, socket = value.partition("=")
+        socket = socket.split(",")[0] or environ.get("SSH_AUTH_SOCK", "")
+        if not socket:
+            raise DockyardError(f"--ssh {agent_id}: SSH_AUTH_SOCK is not set: give the "
+                                f"socket with --ssh {agent_id}=PATH")
+        agents[agent_id or "default"] = socket
+    return agents
 
 
 def _output_dest(spec: str | None) -> str | None:
@@ -125,12 +171,17 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
     from ocispec.reference import Reference
 
     from ..build.builder import Builder, BuildOptions
+    from ..build.runmounts import Forwarded
     from ..build.container import RunFailed
     from ..build.context import BuildContext
     from ..build.dockerfile import parse
     from ..build.dockerfile.scope import unconsumed_build_args
     from ..platforms import host_platform
 
+    if os.geteuid() != 0:
+        raise DockyardError("dockyard build needs root: RUN steps run in containers and "
+                            "layers keep their files' owners (rootless builds are not "
+                            "supported yet)")
     store = await ctx.image_store()
     scratch = Path(tempfile.mkdtemp(prefix="context-"))
     try:
@@ -145,7 +196,10 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
             target=args.target, no_cache=args.no_cache, pull=args.pull,
             platform=args.platform or str(host_platform()),
             labels=_pairs(args.label, "--label"), compression=args.compress,
-            docker_format=args.format == "docker", epoch=int(epoch) if epoch else None)
+            docker_format=args.format == "docker", epoch=int(epoch) if epoch else None,
+            network="none" if args.network == "none" else "host",
+            forwarded=Forwarded(_secrets(args.secret, dict(os.environ)),
+                                _ssh(args.ssh, dict(os.environ))))
         out = open(os.devnull, "w") if args.quiet else sys.stderr
         for warning in dockerfile.warnings:
             print(f"WARNING: {warning}", file=out)

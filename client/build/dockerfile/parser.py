@@ -210,7 +210,9 @@ def _mount(spec: str) -> ins.Mount:
                                                                 ("true", "false")):
             readonly = (key in ("ro", "readonly")) == (value != "false")
             continue
-        if not has_value:
+        if key == "required" and not has_value:
+            value = "true"
+        elif not has_value:
             raise DockerfileError(f"invalid --mount option {item!r}: expected key=value")
         if key in ("dst", "destination"):
             key = "target"

@@ -1,0 +1,140 @@
+"""``RUN --mount=...``: what each mount type puts into the step's container.
+
+* ``cache``: a persistent directory of the build cache, by id (or target);
+* ``tmpfs``: a fresh tmpfs;
+* ``bind``: a path of the context, or of another stage's or image's merged
+  view (``from=``), always read-only, since a writable bind would change the
+  context or the other stage;
+* ``secret``: a value given with ``dockyard build --secret id=...``, as a
+  file (``/run/secrets/<id>`` unless ``target=``) and/or an environment
+  variable (``env=``);
+* ``ssh``: the SSH agent socket given with ``--ssh``, at
+  ``/run/buildkit/ssh_agent.<n>`` unless ``target=``, named by SSH_AUTH_SOCK.
+
+Secrets and agent sockets are mounted over files of a private directory
+(on /dev/shm when there is one, so a secret is never written to disk),
+which the caller removes after the step; the step's layer only ever sees
+the empty mount point, which ``container`` removes again, and neither the
+cache key (the instruction's text) nor the history holds a secret's value.
+Secrets and ssh mounts are optional unless ``required=true``, as in BuildKit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.mounts import secure_join
+
+from ..errors import DockyardError
+from .cache import BuildCache
+from .dockerfile import instructions as ins
+
+
+@dataclass
+class Forwarded:
+    """What the build command forwards to RUN steps: secret values and agent sockets, by id."""
+    secrets: dict[str, bytes] = field(default_factory=dict)
+    ssh: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def private_directory() -> Iterator[Path]:
+    """A root-only directory for one step's secrets, in memory when /dev/shm exists."""
+    shm = "/dev/shm"
+    path = Path(tempfile.mkdtemp(prefix="dockyard-secrets-",
+                                 dir=shm if os.path.isdir(shm) else None))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class MountSet:
+    """The OCI mounts and extra environment of one RUN."""
+    mounts: list[dict] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
+               views: Mapping[str, Path], forwarded: Forwarded, private: Path) -> MountSet:
+    """The mounts of ``run``; ``views`` maps each ``from=`` name to its merged view."""
+    result = MountSet()
+    ssh_count = 0
+    for mount in run.mounts:
+        target = posixpath.join(workdir, mount.target) if mount.target else None
+        if mount.type == "cache":
+            source = cache.mount_dir(mount.id or target)
+            result.mounts.append(_bind(target, source, mount.readonly))
+        elif mount.type == "tmpfs":
+            result.mounts.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
+                                  "options": ["nosuid", "nodev"]})
+        elif mount.type == "bind":
+            root = views[mount.from_] if mount.from_ else context
+            relative = (mount.source or "").lstrip("/")
+            source = Path(secure_join(str(root), relative))
+            if not os.path.lexists(source):
+                raise DockyardError(f"--mount=type=bind: {mount.source or '/'} not found in "
+                                    f"{mount.from_ or 'the build context'}")
+            result.mounts.append(_bind(target, source, True))
+        elif mount.type == "secret":
+            _secret(mount, target, forwarded, private, result)
+        elif mount.type == "ssh":
+            _ssh(mount, target, ssh_count, forwarded, result)
+            ssh_count += 1
+        else:
+            raise DockyardError(f"RUN --mount=type={mount.type} is not supported")
+    return result
+
+
+def _bind(target: str | None, source: Path, readonly: bool) -> dict:
+    return {"destination": target, "type": "bind", "source": str(source),
+            "options": ["rbind", "ro" if readonly else "rw"]}
+
+
+def _missing(mount: ins.Mount, what: str, flag: str) -> None:
+    """A secret or agent that was not forwarded: an error if the mount requires it, else
+    the mount is left out."""
+    if mount.option("required", "false").lower() in ("true", "1"):
+        raise DockyardError(f"{what} is required but was not given: pass it with "
+                            f"dockyard build {flag}")
+
+
+def _secret(mount: ins.Mount, target: str | None, forwarded: Forwarded, private: Path,
+            result: MountSet) -> None:
+    secret_id = mount.id or (posixpath.basename(target) if target else None)
+    if not secret_id:
+        raise DockyardError("--mount=type=secret needs an id (or a target to name it)")
+    value = forwarded.secrets.get(secret_id)
+    if value is None:
+        _missing(mount, f"secret {secret_id!r}", f"--secret id={secret_id},src=FILE")
+        return
+    env = mount.option("env")
+    if env:
+        result.env[env] = value.decode(errors="surrogateescape")
+    if env and not target:
+        return  # only the variable, as BuildKit does
+    path = private / f"secret-{len(result.mounts)}"
+    path.write_bytes(value)
+    os.chown(path, int(mount.option("uid", "0")), int(mount.option("gid", "0")))
+    os.chmod(path, int(mount.option("mode", "0400"), 8))
+    result.mounts.append(_bind(target or f"/run/secrets/{secret_id}", path, True))
+
+
+def _ssh(mount: ins.Mount, target: str | None, index: int, forwarded: Forwarded,
+         result: MountSet) -> None:
+    agent_id = mount.id or "default"
+    socket = forwarded.ssh.get(agent_id)
+    if socket is None:
+        _missing(mount, f"ssh agent {agent_id!r}", f"--ssh {agent_id}[=SOCKET]")
+        return
+    target = target or f"/run/buildkit/ssh_agent.{index}"
+    result.mounts.append(_bind(target, Path(socket), False))
+    result.env["SSH_AUTH_SOCK"] = target
