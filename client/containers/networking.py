@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .records import ContainerStore
 
 WITHOUT_LIBRARY = ("none", "host")
+JOIN = "container:"
 
 
 def add_arguments(add) -> None:
@@ -58,7 +59,7 @@ def host_config(args: argparse.Namespace) -> dict:
     they can be before the container starts."""
     mode = args.network
     if mode.startswith("container:"):
-        raise DockyardError("--network container:NAME is not supported yet")
+        _check_joining(args)
     needs_library = args.publish or args.publish_all or args.network_alias or args.ip \
         or args.mac_address or args.dns or args.dns_search or args.dns_option or args.add_host
     if mode in WITHOUT_LIBRARY and needs_library:
@@ -75,11 +76,66 @@ def host_config(args: argparse.Namespace) -> dict:
             "ExtraHosts": args.add_host or None}
 
 
+def _check_joining(args: argparse.Namespace) -> None:
+    """Docker's refusals for ``--network container:NAME``: the joined container's network
+    settings, hostname and /etc files are the container's own."""
+    if args.network == "container:":
+        raise DockyardError("--network container: needs a container name or ID")
+    for given, what in ((args.publish or args.publish_all, "port publishing"),
+                        (args.hostname, "hostname"), (args.dns or args.dns_search or args.dns_option, "dns"),
+                        (args.add_host, "custom host-to-IP mapping"), (args.mac_address, "mac-address"),
+                        (args.ip or args.network_alias, "networking options")):
+        if given:
+            raise DockyardError(f"conflicting options: {what} and the container type network mode")
+
+
 def endpoint_settings(args: argparse.Namespace) -> dict:
     """Docker's EndpointSettings for the network given with --network."""
     return {"Aliases": args.network_alias or None,
             "IPAMConfig": {"IPv4Address": args.ip} if args.ip else None,
             "MacAddress": args.mac_address or ""}
+
+
+def namespace(store: ContainerStore, record: dict) -> str | None:
+    """The network namespace the container's process joins: None for the host's, the
+    joined container's for ``container:NAME``, otherwise a new one, pinned for this run
+    in the container's directory (a pin an earlier, killed run left is replaced)."""
+    mode = record["HostConfig"]["NetworkMode"]
+    if mode == "host":
+        return None
+    if mode.startswith(JOIN):
+        return _join(store, record, mode[len(JOIN):])
+    from . import netns
+
+    path = store.path(record["Id"], "netns")
+    netns.remove(path)
+    netns.create(path)
+    return path
+
+
+def _join(store: ContainerStore, record: dict, ref: str) -> str:
+    """``container:NAME``: the running container's namespace, and its hostname and /etc
+    files (hard links, so what Dockyard writes into the peer's files later shows in both)."""
+    from .lifecycle import find
+
+    from .bundle import ETC_FILES
+
+    peer = find(store, ref)
+    if peer["Id"] == record["Id"]:
+        raise DockyardError("cannot join own network namespace")
+    if not peer["State"]["Running"]:
+        raise DockyardError(f"cannot join network of a non running container: {peer['Id']}")
+    for name in ETC_FILES:
+        link = store.path(record["Id"], f".{name}.link")
+        os.link(store.path(peer["Id"], name), link)
+        os.replace(link, store.path(record["Id"], name))
+    with store.lock(record["Id"]):
+        saved = store.load(record["Id"])
+        saved["Config"]["Hostname"] = peer["Config"]["Hostname"]  # as Docker records it
+        store.save(saved)
+    record["Config"]["Hostname"] = peer["Config"]["Hostname"]
+    pinned = store.path(peer["Id"], "netns")
+    return pinned if os.path.exists(pinned) else f"/proc/{peer['State']['Pid']}/ns/net"
 
 
 def attach(store: ContainerStore, record: dict, namespace: str) -> None:
@@ -136,8 +192,17 @@ class PendingAttach:
 
 
 def release(store: ContainerStore, record: dict) -> None:
-    """Give back addresses, host ports and rules (the container has stopped)."""
-    if uses_library(record):
+    """Give back addresses, host ports and rules (the container has stopped); a container
+    that joined another's network lets go of that one's /etc files, which its next start
+    would otherwise write through."""
+    if _mode(record).startswith(JOIN):
+        from .bundle import ETC_FILES
+        for name in ETC_FILES:
+            try:
+                os.unlink(store.path(record["Id"], name))
+            except FileNotFoundError:
+                pass
+    elif uses_library(record):
         from runtime.network import Networks
         Networks(_root(store)).cleanup(record["Id"])
 
@@ -150,7 +215,13 @@ def forget(store: ContainerStore, record: dict) -> None:
 
 
 def uses_library(record: dict) -> bool:
-    return (record.get("HostConfig") or {}).get("NetworkMode", "none") not in WITHOUT_LIBRARY
+    """Whether the container has a place on Dockyard's networks (bridge or a user-defined one)."""
+    mode = _mode(record)
+    return mode not in WITHOUT_LIBRARY and not mode.startswith(JOIN)
+
+
+def _mode(record: dict) -> str:
+    return (record.get("HostConfig") or {}).get("NetworkMode", "none")
 
 
 def _root(store: ContainerStore) -> str:

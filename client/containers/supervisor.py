@@ -104,7 +104,7 @@ class Session:
             self.record = record
 
     def _create(self) -> None:
-        from . import bundle, netns, rootfs, users
+        from . import bundle, rootfs, users
 
         record, path = self.record, self.store.path
         config, host = record["Config"], record["HostConfig"]
@@ -112,11 +112,7 @@ class Session:
         rootfs.mount_overlay(record["Dockyard"]["Layers"], path(self.id, "upper"),
                              path(self.id, "work"), root, volatile=bool(host.get("AutoRemove")))
         rootfs.write_etc_files(path(self.id), config["Hostname"], host.get("NetworkMode") == "host")
-        namespace = None
-        if host.get("NetworkMode") != "host":
-            namespace = path(self.id, "netns")
-            netns.remove(namespace)  # a namespace of an earlier run that was not released
-            netns.create(namespace)
+        namespace = networking.namespace(self.store, record)  # pinned for this run, or joined
         if networking.uses_library(record):  # veth, address, ports, /etc files: in the background
             self.network = networking.PendingAttach(self.store, record, namespace)
         user = users.resolve(root, config.get("User") or "")

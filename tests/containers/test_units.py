@@ -42,7 +42,7 @@ def test_host_config_checks_every_flag() -> None:
                           (("-m", "64m", "--memory-swap", "32m"), "larger than memory"),
                           (("--memory-swap", "1g"), "set the Memory limit"),
                           (("--cpus", "1000"), "range of CPUs"),
-                          (("--network", "container:web"), "not supported yet"),
+                          (("--network", "container:web", "-p", "80"), "port publishing and the container"),
                           (("--network", "none", "-p", "80"), "takes none of"),
                           (("--cap-add", "NOPE"), "unknown capability"),
                           (("-v", "relative:/x"), "named volumes"),

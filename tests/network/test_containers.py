@@ -129,3 +129,22 @@ def _get(port: int) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
         return sock.makefile("rb").read().decode(errors="replace")
+
+
+def test_a_container_joins_the_network_of_another(net) -> None:
+    serve(net, "web", text="shared")
+    web = net.inspect("web")
+    script = "hostname; wget -qO- http://127.0.0.1/; ip -o -4 addr show eth0; cat /etc/hosts"
+    out = net.ok("run", "--rm", "--network", "container:web", BUSYBOX, "sh", "-c", script)
+    own_ip = address(net, "bridge", "web")
+    lines = out.splitlines()
+    assert lines[0] == web["Config"]["Hostname"] and lines[1] == "shared"
+    assert f" {own_ip}/" in lines[2]
+    assert f"{own_ip}\t{web['Config']['Hostname']}" in out  # web's hosts file, not one of its own
+    conflicting = net("run", "--rm", "--network", "container:web", "-p", "80", BUSYBOX, "true")
+    assert conflicting.returncode == 125 and "conflicting options" in conflicting.stderr
+    net.ok("kill", "web")
+    stopped = net("run", "--rm", "--network", "container:web", BUSYBOX, "true")
+    assert stopped.returncode == 125 and "non running container" in stopped.stderr
+    missing = net("run", "--rm", "--network", "container:nosuch", BUSYBOX, "true")
+    assert missing.returncode == 125 and "No such container: nosuch" in missing.stderr
