@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import aiohttp
@@ -23,7 +23,7 @@ from ocispec.manifest import Descriptor, InvalidManifest, Manifest, parse_manife
 
 from .errors import NotFoundError, RegistryError, TransportError
 from .http import TRANSIENT_ERRORS, describe
-from .upload import SentCallback, upload_blob
+from .upload import BlobSource, SentCallback, upload_blob
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -161,13 +161,30 @@ class RemoteRepository:
             finally:
                 resp.release()
 
-    async def upload_blob(self, digest: Digest, size: int, source: bytes | Path, *,
+    async def read_range(self, digest: Digest, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` of the blob: the ``RangeReader`` that uploads the blob
+        into another registry straight from this one, never holding it whole."""
+        remaining = end - start
+        async with aclosing(self.iter_blob(digest, start)) as chunks:
+            async for chunk in chunks:
+                if len(chunk) >= remaining:
+                    yield chunk[:remaining]
+                    return
+                remaining -= len(chunk)
+                yield chunk
+        if remaining:
+            raise TransportError(f"blob {digest} from {self.registry} ended {remaining} bytes "
+                                 f"short of byte {end}")
+
+    async def upload_blob(self, digest: Digest, size: int, source: BlobSource, *,
                           mount_from: Iterable[str] = (), chunk_size: int = 16 << 20,
                           on_sent: SentCallback | None = None) -> Literal["mounted", "uploaded"]:
         """Put a blob in the repository: ``"mounted"`` from a sibling repository when one of
         ``mount_from`` has it, else ``"uploaded"`` (whole, or in ``chunk_size`` pieces).
 
-        ``on_sent`` is told the size of each block sent (a retried block is told again).
+        ``source`` is the blob's bytes, its file, or a ``RangeReader`` streaming it from
+        elsewhere.  ``on_sent`` is told the size of each block sent (a retried block is
+        told again).
         """
         return await upload_blob(self, digest, size, source, mount_from, chunk_size, on_sent)
 

@@ -35,9 +35,13 @@ _OCTETS = "application/octet-stream"
 
 # Told the byte count of each piece of a blob as it goes out (for a progress display).
 SentCallback = Callable[[int], None]
+# The bytes from ``start`` to ``end`` of a blob kept elsewhere (another registry), read afresh
+# on each call: a retried request sends its body again.
+RangeReader = Callable[[int, int], AsyncIterator[bytes]]
+BlobSource = bytes | Path | RangeReader
 
 
-async def upload_blob(repo: "RemoteRepository", digest: Digest, size: int, source: bytes | Path,
+async def upload_blob(repo: "RemoteRepository", digest: Digest, size: int, source: BlobSource,
                       mount_from: Iterable[str], chunk_size: int,
                       on_sent: SentCallback | None = None) -> Literal["mounted", "uploaded"]:
     location = None
@@ -77,7 +81,7 @@ async def _start(repo: "RemoteRepository", query: str, scopes: tuple[str, ...]) 
 
 
 async def _send_chunks(repo: "RemoteRepository", location: str, size: int,
-                       source: bytes | Path, chunk_size: int,
+                       source: BlobSource, chunk_size: int,
                        on_sent: SentCallback | None) -> str:
     offset, resumes = 0, 0
     while offset < size:
@@ -113,19 +117,21 @@ def _end_of_range(header: str | None) -> int:
     return last + 1 if last else 0
 
 
-def _slice(source: bytes | Path, start: int, end: int, on_sent: SentCallback | None) -> Body:
+def _slice(source: BlobSource, start: int, end: int, on_sent: SentCallback | None) -> Body:
     if isinstance(source, bytes) and on_sent is None:
         return source[start:end]
     return lambda: _read(source, start, end, on_sent)
 
 
-async def _read(source: bytes | Path, start: int, end: int,
+async def _read(source: BlobSource, start: int, end: int,
                 on_sent: SentCallback | None) -> AsyncIterator[bytes]:
     """The bytes from ``start`` to ``end`` in blocks, each reported once the sender wants more."""
     if isinstance(source, bytes):
         blocks: AsyncIterator[bytes] = _split(source[start:end])
-    else:
+    elif isinstance(source, Path):
         blocks = _read_file(source, start, end)
+    else:
+        blocks = source(start, end)
     async for block in blocks:
         yield block
         if on_sent is not None:
