@@ -52,7 +52,8 @@ def create_app(registry: Registry, *, middlewares: tuple = (),
     if access:
         app.router.add_routes(access.routes)
     app.on_response_prepare.append(_protocol_headers)
-    # Order matters: the upload routes must win over /blobs/{digest}.
-    for module in (base, catalog, uploads, blobs, manifests, tags, referrers):
+    # Routes are tried in order: the busiest first, but uploads before
+    # /blobs/{digest}, which would take an upload's URL otherwise.
+    for module in (manifests, uploads, blobs, base, catalog, tags, referrers):
         app.router.add_routes(module.routes)
     return app

@@ -7,6 +7,8 @@ model's cache, and no JSON parsing unless ``Accept`` rules out the stored type.
 
 from __future__ import annotations
 
+import functools
+
 from aiohttp import web
 
 from ocispec import mediatypes as mt
@@ -113,8 +115,13 @@ def _accepted(request: web.Request) -> frozenset[str] | None:
     distribution treats a missing Accept as "schema 1 only" (a pre-2016
     Docker); such clients are gone, so Dockyard reads it as HTTP does.
     """
-    types = {part.split(";", 1)[0].strip().lower()
-             for value in request.headers.getall("Accept", ()) for part in value.split(",")}
+    return _media_types(tuple(request.headers.getall("Accept", ())))
+
+
+@functools.lru_cache(maxsize=256)
+def _media_types(values: tuple[str, ...]) -> frozenset[str] | None:
+    """``_accepted`` for the header's values; a client sends the same ones every time."""
+    types = {part.split(";", 1)[0].strip().lower() for value in values for part in value.split(",")}
     types.discard("")
     if not types or "*/*" in types or "application/*" in types:
         return None

@@ -6,6 +6,8 @@ another implementation of it, and the storage driver sits beneath it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from ocispec.names import is_valid_name
 
 from .. import errors
@@ -16,6 +18,9 @@ from .manifests import ManifestCache, Manifests
 from .referrers import Referrers
 from .tags import Tags
 from .uploads import Uploads
+
+
+REPOSITORY_CACHE_SIZE = 1024
 
 
 class Repository:
@@ -38,9 +43,21 @@ class Registry:
         self.catalog = Catalog(driver)
         # Content by digest is immutable, so one cache serves every repository.
         self.manifest_cache = ManifestCache()
+        self._repositories: OrderedDict[str, Repository] = OrderedDict()
 
     def repository(self, name: str) -> Repository:
-        """The repository ``name``; NAME_INVALID before any storage is touched if it is malformed."""
+        """The repository ``name``; NAME_INVALID before any storage is touched if it is malformed.
+
+        Repository objects hold no state of their own (storage is the truth),
+        so the recently used ones are kept rather than built on every request.
+        """
+        repository = self._repositories.get(name)
+        if repository is not None:
+            self._repositories.move_to_end(name)
+            return repository
         if not is_valid_name(name):
             raise errors.NameInvalid(detail={"name": name})
-        return Repository(self, name)
+        repository = self._repositories[name] = Repository(self, name)
+        if len(self._repositories) > REPOSITORY_CACHE_SIZE:
+            self._repositories.popitem(last=False)
+        return repository

@@ -104,14 +104,17 @@ def _sessions_of(driver: StorageDriver) -> _Sessions:
 
 async def _batched(chunks: AsyncIterable[bytes], size: int = BATCH_SIZE) -> AsyncIterator[bytes]:
     """Regroup a body's chunks (a network read's worth each) into batches of about ``size``."""
-    buffer = bytearray()
+    pending: list[bytes] = []
+    pending_size = 0
     async for chunk in chunks:
-        buffer += chunk
-        if len(buffer) >= size:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= size:
+            yield b"".join(pending)  # the one copy
+            pending.clear()
+            pending_size = 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _now_rfc3339() -> str:

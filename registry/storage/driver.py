@@ -31,7 +31,8 @@ Visibility
 Concurrency
     Every method may be called concurrently from many tasks; concurrent
     ``put_content`` calls on one path end with exactly one of the values.  A
-    driver never blocks the event loop on I/O.
+    driver never blocks the event loop on I/O (a local file system's metadata
+    lookups, served from the kernel's caches, may run inline).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ MAX_SEGMENT = 200
 MAX_PATH = 1024
 """S3's key limit; longer keys could be stored by some drivers only."""
 
-_SEGMENT = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_SEGMENT}}}")
+_PATH = re.compile(rf"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._-]{{1,{MAX_SEGMENT}}})+")
+"""Every segment from the character set, none of them ``.`` or ``..``."""
 
 
 class StorageError(Exception):
@@ -81,9 +83,7 @@ class InvalidOffset(StorageError):
 
 def check_path(path: str) -> str:
     """Return ``path`` if it is a valid object path (not the root); raise InvalidPath otherwise."""
-    root, *segments = path.split("/")
-    if (root or not segments or len(path) > MAX_PATH
-            or not all(_SEGMENT.fullmatch(s) and s not in (".", "..") for s in segments)):
+    if len(path) > MAX_PATH or _PATH.fullmatch(path) is None:
         raise InvalidPath(path)
     return path
 

@@ -11,8 +11,12 @@ own files carry ``INTERNAL_MARK`` in their names, which no valid path can:
   tree so they create no directories in it; ``commit`` renames them into place.
 
 Directories are pruned as soon as they become empty, so the tree behaves like
-an object store's implicit directories.  Blocking calls run in a thread pool
-so the event loop never waits on the disk.
+an object store's implicit directories.  Reads, writes, listings and renames
+run in a thread pool so the event loop never waits on the disk.  A ``stat``
+runs in the caller's thread: it is answered from the kernel's inode cache for
+anything a request touched lately, and a thread hand-off costs more than the
+whole manifest request otherwise does.  Small files read with ``get_content``
+(the links every manifest request reads) are cached, checked by that ``stat``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, BinaryIO, TypeVar
 
+from .contentcache import ContentCache
 from .driver import (FileInfo, FileWriter, InvalidOffset, PathNotFound, StorageDriver,
                      StorageError, check_path)
 
@@ -158,6 +163,7 @@ class FileSystemDriver(StorageDriver):
         os.makedirs(self._staging, exist_ok=True)
         self._sweep_staging()
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fs-driver")
+        self._contents = ContentCache()
 
     def _local(self, path: str) -> str:
         return self.root + check_path(path)
@@ -206,17 +212,32 @@ class FileSystemDriver(StorageDriver):
             return any(INTERNAL_MARK not in entry.name for entry in entries)
         return False
 
+    def _stat_now(self, local: str, path: str) -> os.stat_result:
+        """``stat`` in the calling (event loop) thread: see the module docstring."""
+        try:
+            return os.stat(local)
+        except _MISSING:
+            raise PathNotFound(path) from None
+
     async def get_content(self, path: str) -> bytes:
         local = self._local(path)
+        st = self._stat_now(local, path)
+        if stat_mode.S_ISDIR(st.st_mode):
+            raise PathNotFound(path)
+        cached = self._contents.get(local, st)
+        if cached is not None:
+            return cached
 
-        def read() -> bytes:
+        def read() -> tuple[os.stat_result, bytes]:
             try:
                 with open(local, "rb") as f:
-                    return f.read()
+                    return os.fstat(f.fileno()), f.read()
             except (*_MISSING, IsADirectoryError):
                 raise PathNotFound(path) from None
 
-        return await self._run(read)
+        st, data = await self._run(read)
+        self._contents.put(local, st, data)
+        return data
 
     async def put_content(self, path: str, content: bytes) -> None:
         local = self._local(path)
@@ -275,19 +296,12 @@ class FileSystemDriver(StorageDriver):
 
     async def stat(self, path: str) -> FileInfo:
         local = self._local(path)
-
-        def stat() -> FileInfo:
-            try:
-                st = os.stat(local)
-            except _MISSING:
-                raise PathNotFound(path) from None
-            if not stat_mode.S_ISDIR(st.st_mode):
-                return FileInfo(path, st.st_size, st.st_mtime, False)
-            if not self._is_visible_dir(local):
-                raise PathNotFound(path)
-            return FileInfo(path, 0, st.st_mtime, True)
-
-        return await self._run(stat)
+        st = self._stat_now(local, path)
+        if not stat_mode.S_ISDIR(st.st_mode):
+            return FileInfo(path, st.st_size, st.st_mtime, False)
+        if not await self._run(self._is_visible_dir, local):
+            raise PathNotFound(path)
+        return FileInfo(path, 0, st.st_mtime, True)
 
     async def list(self, path: str) -> list[str]:
         local, prefix = (self.root, "") if path == "/" else (self._local(path), path)

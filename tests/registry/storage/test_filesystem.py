@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from registry.storage.driver import PathNotFound
 from registry.storage.filesystem import INTERNAL_MARK, STALE_AFTER, FileSystemDriver
 
 from .driver_suite import DriverHarness, DriverSuite
@@ -88,3 +89,30 @@ async def test_start_sweeps_stale_staging_entries(root_and_driver) -> None:
     assert sorted(p.name for p in staging.iterdir()) == ["fresh"]
     fresh.unlink()
 
+
+
+
+async def test_small_files_are_cached_until_they_change(root_and_driver, monkeypatch) -> None:
+    """A cached small file is served from memory while unchanged, and never once it changed."""
+    root, driver = root_and_driver
+    monkeypatch.setattr("registry.storage.contentcache.SETTLE", 0.0)
+    await driver.put_content("/tag/link", b"sha256:aaaa")
+    assert await driver.get_content("/tag/link") == b"sha256:aaaa"
+    reads = []
+    monkeypatch.setattr(driver, "_run", lambda func, *args: reads.append(func) or
+                        FileSystemDriver._run(driver, func, *args))
+    assert await driver.get_content("/tag/link") == b"sha256:aaaa"
+    assert reads == []  # from the cache
+    await driver.put_content("/tag/link", b"sha256:bbbb")  # same size, new file
+    assert await driver.get_content("/tag/link") == b"sha256:bbbb"
+    await driver.delete("/tag/link")
+    with pytest.raises(PathNotFound):
+        await driver.get_content("/tag/link")
+
+
+async def test_a_file_changed_just_now_is_not_cached(root_and_driver) -> None:
+    """Two changes in one tick of the file system's clock must not pass for none."""
+    root, driver = root_and_driver
+    await driver.put_content("/tag/link", b"sha256:aaaa")
+    assert await driver.get_content("/tag/link") == b"sha256:aaaa"
+    assert driver._contents.get(str(root / "tag/link"), os.stat(root / "tag/link")) is None
