@@ -72,13 +72,18 @@ def normalize(name: str) -> str:
     return canonical
 
 
+_last_cap: list[int] = []  # read once: the kernel's answer cannot change under us
+
+
 def last_cap() -> int:
     """The highest capability number the running kernel knows."""
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return min(int(f.read()), len(CAPABILITIES) - 1)
-    except OSError:
-        return len(CAPABILITIES) - 1
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap.append(min(int(f.read()), len(CAPABILITIES) - 1))
+        except OSError:
+            _last_cap.append(len(CAPABILITIES) - 1)
+    return _last_cap[0]
 
 
 def all_capabilities() -> list[str]:

@@ -1,16 +1,15 @@
 """`cmd_<command>` for each `dockyard-runtime` command: (state root, flags, arguments) -> exit code.
 
-Turns runc's flags into engine calls and prints what runc prints; imported
+Turns runc's flags into engine calls and prints what runc prints (state
+as one line of JSON, which is what its readers parse); imported
 only once the command line has been read, so `--help` costs no engine import.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import signal
 
-from runtime import engine, spec
+from runtime import engine, jsonio, spec
 
 
 def cmd_create(root: str, opts: dict, args: list[str]) -> int:
@@ -32,7 +31,7 @@ def cmd_start(root: str, opts: dict, args: list[str]) -> int:
 
 
 def cmd_state(root: str, opts: dict, args: list[str]) -> int:
-    print(json.dumps(engine.container_state(_id(args), root), indent=2))
+    print(jsonio.dumps(engine.container_state(_id(args), root)))
     return 0
 
 
@@ -55,7 +54,7 @@ def cmd_list(root: str, opts: dict, args: list[str]) -> int:
         for c in containers:
             print(c["id"])
     elif opts.get("format") == "json":
-        print(json.dumps(containers))
+        print(jsonio.dumps(containers))
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(c["id"], str(c["pid"]), c["status"], c["bundle"], c["created"], c["owner"] or "root")
@@ -69,7 +68,7 @@ def cmd_ps(root: str, opts: dict, args: list[str]) -> int:
         raise ValueError("ps needs a container id")
     pids = engine.pids(args[0], root)
     if opts.get("format") == "json":
-        print(json.dumps(pids))
+        print(jsonio.dumps(pids))
         return 0
     import subprocess
     lines = subprocess.run(["ps", *(args[1:] or ["-ef"])], capture_output=True, text=True,
@@ -89,8 +88,7 @@ def cmd_exec(root: str, opts: dict, args: list[str]) -> int:
         raise ValueError("exec needs a container id")
     container_id, command = args[0], args[1:]
     if opts.get("process"):
-        with open(opts["process"], "rb") as f:
-            process = json.load(f)
+        process = jsonio.load_file(opts["process"])
     else:
         config = engine.load_config(container_id, root)
         process = exec_process(config["process"], command, opts)
@@ -100,6 +98,8 @@ def cmd_exec(root: str, opts: dict, args: list[str]) -> int:
 
 def cmd_spec(root: str, opts: dict, args: list[str]) -> int:
     path = os.path.join(opts.get("bundle") or ".", "config.json")
+    import json
+
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w") as f:
         json.dump(spec.default_config(), f, indent=2)
@@ -111,7 +111,7 @@ def exec_process(base: dict, command: list[str], opts: dict) -> dict:
     """runc exec's process: the container's own, with the flags' changes."""
     if not command:
         raise ValueError("exec needs a command (or --process)")
-    process = json.loads(json.dumps(base))
+    process = jsonio.loads(jsonio.dumps(base))
     process["args"] = command
     process["env"] = (process.get("env") or []) + opts.get("env", [])
     process["terminal"] = opts.get("tty", False)
@@ -135,6 +135,8 @@ def parse_signal(text: str) -> int:
     """'9', 'KILL' or 'SIGKILL' -> 9."""
     if text.isdigit():
         return int(text)
+    import signal
+
     name = text.upper()
     try:
         return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])

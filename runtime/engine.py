@@ -24,7 +24,7 @@ namespace, so they vanish with its last process: nothing to unmount.
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 import time
 
 from runtime import hooks, namespaces, spec, state
@@ -300,7 +300,7 @@ def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
             _kill_and_reap(pid)
         else:
             _kill_and_await(pid)
-    if cgroup is not None and cgroup.exists():
+    if cgroup is not None and cgroup.exists() and not cgroup.remove_if_empty():
         cgroup.kill_all(signal.SIGKILL)
         cgroup.destroy()
     state.remove_dir(directory)

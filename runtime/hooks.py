@@ -9,8 +9,9 @@ which must run inside the container's namespaces, are not supported yet.)
 
 from __future__ import annotations
 
-import json
 import sys
+
+from runtime import jsonio
 
 _WARN_ONLY = ("poststart", "poststop")
 
@@ -26,7 +27,7 @@ def run(config: dict, stage: str, state: dict) -> None:
         return
     import subprocess
 
-    payload = json.dumps(state).encode()
+    payload = jsonio.dumps(state).encode()
     for hook in entries:
         argv = hook.get("args") or [hook["path"]]
         env = dict(e.partition("=")[::2] for e in hook.get("env") or [])

@@ -19,7 +19,7 @@ process), execve.
 from __future__ import annotations
 
 import os
-import signal
+import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 
 from runtime import capabilities, mounts, namespaces, spec
 from runtime import syscalls as sc
@@ -36,6 +36,7 @@ def prepare(process: dict, linux: dict, seccomp_cache: str | None = None):
         import fcntl, socket, struct, termios  # noqa: E401,F401 - for setup_console
     if process.get("rlimits"):
         from runtime import rlimits  # noqa: F401
+    capabilities.last_cap()  # read here, where /proc is the host's, and cached for the child
     if not linux.get("seccomp"):
         return None
     from runtime import seccomp

@@ -9,8 +9,9 @@ so a bad bundle fails with one clear line before anything is created, and
 
 from __future__ import annotations
 
-import json
 import os
+
+from runtime import jsonio
 
 OCI_VERSION = "1.0.2"
 
@@ -54,8 +55,7 @@ def load(bundle: str) -> dict:
     """Read and validate <bundle>/config.json; root.path comes back absolute."""
     path = os.path.join(bundle, "config.json")
     try:
-        with open(path, "rb") as f:
-            config = json.load(f)
+        config = jsonio.load_file(path)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file (is {bundle!r} an OCI bundle?)") from None
     except (OSError, ValueError) as e:

@@ -14,8 +14,9 @@ container:
 
 from __future__ import annotations
 
-import json
 import os
+
+from runtime import jsonio
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 FIFO = "exec.fifo"
@@ -66,7 +67,7 @@ def save(root: str, state: dict) -> None:
     tmp = os.path.join(directory, ".state.json.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, json.dumps(state).encode())
+        os.write(fd, jsonio.dumps(state).encode())
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -77,8 +78,7 @@ def load(root: str, container_id: str) -> dict:
     """The stored state with its current status filled in."""
     directory = container_dir(root, container_id)
     try:
-        with open(os.path.join(directory, "state.json"), "rb") as f:
-            state = json.load(f)
+        state = jsonio.load_file(os.path.join(directory, "state.json"))
     except FileNotFoundError:
         raise StateError(f"container {container_id!r} does not exist") from None
     state["status"] = status(directory, state)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
+import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 
 from .base import (CgroupError, CgroupManager, CgroupStats, read_file, read_int, read_keyed,
                    wait_until, write_file)
