@@ -48,7 +48,10 @@ class LayerBlob:
 
 
 def docker_media_type(media_type: str) -> str:
-    """A layer's schema 2 media type; Docker images have no zstd layers."""
+    """A layer's schema 2 media type (an uncompressed base layer keeps the ``.tar`` type
+    moby and containerd use); Docker images have no zstd layers."""
+    if media_type == mediatypes.OCI_LAYER:
+        return "application/vnd.docker.image.rootfs.diff.tar"
     if media_type != mediatypes.OCI_LAYER_GZIP:
         raise ValueError("Docker schema 2 images carry gzip layers only: build with "
                          "--compress gzip for --format docker")

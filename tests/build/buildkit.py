@@ -1,8 +1,9 @@
 """Helpers of the build tests: the CLI in-process over one store, and a busybox base image.
 
-The busybox image is itself built with ``dockyard build`` (FROM scratch +
-COPY of busybox-static and its applet links), so no registry or download is
-needed; building it needs root, as every build test does.
+The base image ``busybox:test`` is the shared one of ``tests.helpers.busybox_image``
+(from Debian's busybox-static, no registry or download) plus a layer with an
+``app`` user and group. Builds run with ``--network none`` unless a test asks
+for another network: no RUN step of the tests can reach beyond the machine.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -18,13 +18,15 @@ import pytest
 
 from client.cli import main
 
-BUSYBOX = shutil.which("busybox")
+from ..helpers.busybox_image import INSTALL_HINT, add_image, have_busybox, layer
+
 NEEDS_ROOT_AND_BUSYBOX = [
     pytest.mark.skipif(os.geteuid() != 0, reason="building runs containers: needs root"),
-    pytest.mark.skipif(BUSYBOX is None, reason="needs busybox-static (Debian package)"),
+    pytest.mark.skipif(not have_busybox(), reason=INSTALL_HINT),
 ]
-APPLETS = ("sh", "echo", "cat", "ls", "rm", "mkdir", "touch", "id", "pwd", "test", "true",
-           "false", "env", "printf")
+BASE_LAYERS = 2  # busybox, then /etc/passwd and /etc/group with the app user
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+GROUP = "root:x:0:\napp:x:1000:\n"
 
 
 def write_context(directory: Path, files: dict[str, str]) -> Path:
@@ -48,7 +50,8 @@ class Dockyard:
         return code, captured.out, captured.err
 
     def build(self, context: Path, *args: str) -> tuple[int, str, str]:
-        return self("build", *args, str(context))
+        network = () if any(a.startswith("--network") for a in args) else ("--network=none",)
+        return self("build", *network, *args, str(context))
 
     def image(self, name: str) -> tuple[dict, dict]:
         """(manifest, config) of a tagged image, read from the OCI layout."""
@@ -67,8 +70,8 @@ class Dockyard:
     def layer_names(self, name: str) -> list[list[str]]:
         manifest, _ = self.image(name)
         names = []
-        for layer in manifest["layers"]:
-            with tarfile.open(fileobj=io.BytesIO(self.blob(layer["digest"]))) as tar:
+        for descriptor in manifest["layers"]:
+            with tarfile.open(fileobj=io.BytesIO(self.blob(descriptor["digest"]))) as tar:
                 names.append([member.name for member in tar])
         return names
 
@@ -76,16 +79,6 @@ class Dockyard:
 def with_busybox(tmp_path: Path, capsys) -> Dockyard:
     """A CLI whose store holds ``busybox:test``."""
     tool = Dockyard(tmp_path / "root", capsys)
-    rootfs = tmp_path / "busybox" / "rootfs"
-    (rootfs / "bin").mkdir(parents=True)
-    (rootfs / "tmp").mkdir()
-    shutil.copy(BUSYBOX, rootfs / "bin" / "busybox")
-    for applet in APPLETS:
-        (rootfs / "bin" / applet).symlink_to("busybox")
-    write_context(rootfs.parent, {
-        "rootfs/etc/passwd": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
-        "rootfs/etc/group": "root:x:0:\napp:x:1000:\n",
-        "Dockerfile": 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n'})
-    code, _, err = tool.build(rootfs.parent, "-q", "-t", "busybox:test")
-    assert code == 0, err
+    add_image(tool.root, "busybox:test",
+              layers=[layer({"etc/passwd": PASSWD, "etc/group": GROUP})])
     return tool
