@@ -267,8 +267,8 @@ class Networks:
             ipam.release(network, record.id)
             self.store.save_network(network)
             record.endpoints.remove(endpoint)
-            if record.attached and not record.endpoints:
-                record.published = []
+            if _gateway_endpoint(record, self._networks_of(record)) is None:
+                record.published = []  # no way in left
             self.store.save_container(record)
             if record.attached:
                 self._sync_rules()
@@ -376,10 +376,9 @@ class Networks:
         networks = {e.network: self.store.network(e.network) for e in record.endpoints}
         for endpoint in record.endpoints:
             self._allocate(record, endpoint, networks[endpoint.network])
-        first = record.endpoints[0] if record.endpoints else None
-        if record.ports and first is not None:
-            taken = [b for c in self.store.containers() if c.id != record.id for b in c.published]
-            record.published = ports.assign(record.ports, taken)
+        first = _gateway_endpoint(record, networks)
+        if first is not None:
+            self._publish(record)
         self.store.save_container(record)  # before the kernel: it names all that is made
         for network in networks.values():
             self.store.save_network(network)
@@ -393,12 +392,25 @@ class Networks:
                           self._file_map(record), warnings)
 
     def _attach_endpoint(self, record: Container, endpoint: Endpoint, network: Network) -> None:
-        """One more endpoint on a container that is attached already (``connect``)."""
+        """One more endpoint on a container that is attached already (``connect``); the
+        first way out a container gets carries its default route and published ports."""
         self._allocate(record, endpoint, network)
+        gateway = _gateway_endpoint(record, self._networks_of(record)) is endpoint
+        if gateway:
+            self._publish(record)
         self.store.save_container(record)
         self.store.save_network(network)
         self._ensure_bridges([network])
-        self._plug(record, endpoint, network, gateway=len(record.endpoints) == 1)
+        self._plug(record, endpoint, network, gateway)
+
+    def _publish(self, record: Container) -> None:
+        """Host ports for what the container asked to publish (none taken by another container)."""
+        if record.ports:
+            taken = [b for c in self.store.containers() if c.id != record.id for b in c.published]
+            record.published = ports.assign(record.ports, taken)
+
+    def _networks_of(self, record: Container) -> dict[str, Network]:
+        return {n.id: n for n in self.store.networks() if record.endpoint(n.id)}
 
     def _allocate(self, record: Container, endpoint: Endpoint, network: Network) -> None:
         used = {e.ifname for e in record.endpoints if e.ifname}
@@ -485,8 +497,9 @@ class Networks:
             nft.remove(table)
             return
         forwards = []
+        by_id = {n.id: n for n in networks}
         for record in self.store.containers():
-            first = record.endpoints[0] if record.endpoints else None
+            first = _gateway_endpoint(record, by_id)
             if first is not None and first.ip:
                 forwards += [nft.Forward(b.proto, b.host_ip, b.host_port, first.ip,
                                          b.container_port, record.id) for b in record.published]
@@ -540,6 +553,14 @@ class Networks:
 
     def _file_map(self, record: Container) -> dict[str, str]:
         return {f"/etc/{name}": self._path(record, name) for name in ("hosts", "resolv.conf", "hostname")}
+
+
+def _gateway_endpoint(record: Container, networks: dict[str, Network]) -> Endpoint | None:
+    """Docker's gateway endpoint: the first on a network that is not ``--internal``.  It
+    carries the default route and the published ports; a container only on internal
+    networks has neither, so nothing outside its networks reaches it or is reached."""
+    return next((e for e in record.endpoints
+                 if e.network in networks and not networks[e.network].internal), None)
 
 
 def _mac_for(address: str) -> str:

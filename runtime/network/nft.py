@@ -67,19 +67,21 @@ def render(table: str, networks: Sequence["Network"], forwards: Sequence[Forward
     ours = _set([_quote(b) for b in bridges])
     published = [_dnat(f) for f in forwards]
     postrouting = []
-    # published ports are open to every network, and to the world
-    forward = [f"oifname {ours} ct status dnat accept"]
+    # published ports are open to every network, and to the world; internal networks
+    # publish nothing (the manager makes no forwards to them) and never get through here
+    external = [_quote(n.bridge) for n in networks if not n.internal]
+    forward = [f"oifname {_set(external)} ct status dnat accept"] if external else []
     for network in networks:
         br = _quote(network.bridge)
         others = [_quote(b) for b in bridges if b != network.bridge]
-        postrouting.append(f"oifname {br} ip saddr 127.0.0.0/8 masquerade")
-        postrouting.append(f"oifname {br} ip saddr {network.subnet} ct status dnat masquerade")
         if others:
             forward.append(f"iifname {br} oifname {_set(others)} counter drop")
-        if network.internal:
+        if network.internal:  # no way out, no way in, no masquerading
             forward.append(f"iifname {br} oifname != {br} counter drop")
             forward.append(f"oifname {br} iifname != {br} counter drop")
         else:
+            postrouting.append(f"oifname {br} ip saddr 127.0.0.0/8 masquerade")
+            postrouting.append(f"oifname {br} ip saddr {network.subnet} ct status dnat masquerade")
             postrouting.append(f"ip saddr {network.subnet} oifname != {br} masquerade")
     forward += [f"iifname {ours} accept",
                 f"oifname {ours} ct state established,related accept",

@@ -27,11 +27,11 @@ class IsolatedNetworks:
         from runtime.network import Networks
 
         networks = Networks(self.root)
+        bridges = {self.settings["bridge"], *(n.bridge for n in networks.store.networks())}
         if networks.store.networks() or networks.store.containers():
             networks.destroy_all()
         left = [f"link {name}" for name in links()
-                if name == self.settings["bridge"] or any(name.startswith(f"dy{i[:11]}")
-                                                          for i in container_ids)]
+                if name in bridges or any(name.startswith(f"dy{i[:11]}") for i in container_ids)]
         left += [f"nft table {t}" for t in nft_tables() if t.endswith(f" {self.settings['nftables-table']}")]
         records = self.root / "networks" / "containers"
         left += [f"network record {p.name}" for p in records.glob("*.json")] if records.is_dir() else []

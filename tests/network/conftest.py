@@ -27,8 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.network.settings import write_isolated
-from tests.helpers.networks import links, nft_tables  # noqa: F401  (the tests import them from here)
+from tests.helpers.networks import IsolatedNetworks, links, nft_tables  # noqa: F401  (tests import them)
 
 REPO = Path(__file__).resolve().parents[2]
 NETNS_DIR = Path("/run/dockyard-test/netns")
@@ -82,7 +81,8 @@ class Sandbox:
 
         self.tmp = tmp
         self.root = tmp / "root"
-        self.settings = write_isolated(self.root / "networks")
+        self.isolated = IsolatedNetworks(self.root)
+        self.settings = self.isolated.settings
         self.networks = Networks(self.root)
         self.containers: list[SimContainer] = []
         self.servers: list[subprocess.Popen] = []
@@ -129,13 +129,8 @@ class Sandbox:
             self.networks.forget(container.id)
             if os.path.exists(container.netns):
                 netns.remove(container.netns)
-        self.networks.destroy_all()
-        left = [f"link {name}" for name in links() if name.startswith("dyt") or
-                any(name.startswith(f"dy{c.id[:11]}") for c in self.containers)]
-        left += [f"nft table {t}" for t in nft_tables() if self.settings["nftables-table"] in t]
+        left = self.isolated.teardown({c.id for c in self.containers})
         left += [f"namespace {c.netns}" for c in self.containers if os.path.exists(c.netns)]
-        records = self.root / "networks"
-        left += [f"record {p.name}" for p in records.rglob("*.json") if p.name != "settings.json"]
         return left
 
 

@@ -86,6 +86,58 @@ def test_a_port_taken_by_another_container_or_a_host_process_is_refused(sandbox)
     assert {c.name for c in sandbox.networks.store.containers()} == {"first"}
 
 
+def test_an_internal_network_publishes_nothing_and_has_no_way_out(sandbox, outside) -> None:
+    sandbox.networks.create_network("inside", internal=True)
+    sandbox.networks.create_network("open")
+    port = _free_port()
+    hidden = sandbox.start("hidden", network="inside", publish=[f"127.0.0.1:{port}:8080"])
+    sandbox.serve(hidden, 8080, "secret")
+    peer = sandbox.start("peer", network="inside")
+    free = sandbox.start("free", network="open")
+
+    assert "secret" in http_get(peer, "hidden", 8080).stdout  # inside the network: as usual
+    with pytest.raises(OSError):
+        _get_loopback(port)
+    assert sandbox.networks.published("hidden") == []
+    assert "default" not in hidden.run("ip", "route").stdout
+    ruleset = _ruleset(sandbox.settings["nftables-table"])
+    inside = sandbox.networks.network("inside")
+    assert " dnat to " not in ruleset and inside.subnet not in ruleset.split("chain postrouting")[1]
+    # beyond the host: a namespace of the test's own, reached through the host's forwarding
+    assert "outside" in http_get(free, outside, 8080).stdout
+    assert "outside" not in http_get(hidden, outside, 8080).stdout
+
+    sandbox.networks.connect("open", "hidden")  # its first way out: default route and ports
+    assert "default via" in hidden.run("ip", "route").stdout
+    assert "secret" in _get_loopback(port)
+
+
+@pytest.fixture
+def outside(sandbox):
+    """A namespace beyond the host, on a veth of its own (not a Dockyard bridge), serving
+    "outside" on port 8080: the address, for containers to try reaching."""
+    if open("/proc/sys/net/ipv4/ip_forward").read().strip() != "1":
+        pytest.skip("the host does not forward IPv4 (net.ipv4.ip_forward=0)")
+    from pyroute2 import IPRoute
+
+    world = sandbox.make("outside")
+    host_end, third = f"dyt{world.id[:8]}", int(world.id[:2], 16)
+    with IPRoute() as ipr:
+        fd = os.open(world.netns, os.O_RDONLY)
+        try:
+            ipr.link("add", ifname=host_end, kind="veth", peer={"ifname": "eth0", "net_ns_fd": fd})
+        finally:
+            os.close(fd)
+        index = ipr.link_lookup(ifname=host_end)[0]
+        ipr.addr("add", index=index, address=f"10.215.{third}.1", prefixlen=30)
+        ipr.link("set", index=index, state="up")
+    world.run("ip", "addr", "add", f"10.215.{third}.2/30", "dev", "eth0", check=True)
+    world.run("ip", "link", "set", "eth0", "up", check=True)
+    sandbox.serve(world, 8080, "outside")
+    yield f"10.215.{third}.2"
+    subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+
+
 def test_connect_and_disconnect_change_interfaces_and_names(sandbox) -> None:
     sandbox.networks.create_network("one")
     sandbox.networks.create_network("two")
