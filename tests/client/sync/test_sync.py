@@ -1,0 +1,192 @@
+"""``dockyard sync`` between two Dockyard registries: full and incremental copies, indexes,
+tag patterns, sync files, token auth at the source, and failures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+
+import pytest
+
+from client.credentials import Credentials
+from client.transport import RegistryClient
+from ocispec import mediatypes as mt
+from ocispec.digest import Digest
+
+from ...helpers.oci_layout import ImageLayout
+from ...registry.auth.kit import PASSWORDS, token_settings
+from ...registry.server_process import run_registry
+from ..cli.imagekit import add_image, files_layer, multi_platform, publish
+from ..transport.conftest import FAST_RETRY
+from .conftest import Requests, host
+
+
+@pytest.fixture
+def layout(tmp_path) -> ImageLayout:
+    return ImageLayout(tmp_path / "layout")
+
+
+def image(layout: ImageLayout, *sizes: int):
+    return add_image(layout, [files_layer(data=os.urandom(size)) for size in sizes])
+
+
+async def assert_copied(api: RegistryClient, layout: ImageLayout, root, registry: str,
+                        repository: str, tag: str) -> None:
+    """The destination names ``root`` by ``tag`` and holds everything under it, byte-equal
+    by digest (the registry verified each blob as it took it)."""
+    remote = api.repository(registry, repository)
+    found = await remote.head_manifest(tag)
+    assert found is not None and found.digest == root.digest
+    for descriptor in layout.walk(root):
+        if descriptor.media_type in mt.MANIFESTS:
+            assert (await remote.get_manifest(str(descriptor.digest))).data == \
+                layout.read_blob(descriptor.digest)
+        else:
+            assert await remote.blob_size(descriptor.digest) == descriptor.size
+
+
+async def test_full_copy_then_incremental_copy_moves_nothing(
+        cli, registry_api, source, target, layout):
+    src, dst = host(source), host(target)
+    first = image(layout, 300_000, 2000)
+    await publish(registry_api, src, "full/app", layout, first, "v1")
+
+    result = await cli.ok("sync", f"{src}/full/app:v1", f"{dst}/mirror/app")
+
+    await assert_copied(registry_api, layout, first, dst, "mirror/app", "v1")
+    assert result.lines[-1].startswith("Synced 1 tag (1 copied, 0 up to date): manifests "
+                                       "1 copied, 0 skipped; blobs 3 copied")
+    at_source, at_target = Requests(source), Requests(target)
+
+    again = await cli.ok("sync", f"{src}/full/app:v1", f"{dst}/mirror/app")
+
+    assert again.lines[-1] == ("Synced 1 tag (0 copied, 1 up to date): manifests 0 copied, "
+                               "0 skipped; blobs 0 copied (0B), 0 mounted, 0 skipped")
+    assert f"up to date ({first.digest})" in again.out
+    assert [m for m, path, _ in at_source() if "/full/app/" in path] == ["HEAD"]
+    assert [m for m, path, _ in at_target() if "/mirror/app/" in path] == ["HEAD"]
+    assert not at_source("GET", "/blobs/") and not at_target("PUT") + at_target("PATCH")
+
+
+async def test_changed_tag_copies_only_the_new_blobs(cli, registry_api, source, target, layout):
+    src, dst = host(source), host(target)
+    shared = files_layer(base=os.urandom(50_000))
+    old = add_image(layout, [shared, files_layer(v=b"1")])
+    new = add_image(layout, [shared, files_layer(v=b"2")])
+    await publish(registry_api, src, "moving/app", layout, old, "latest")
+    await cli.ok("sync", f"{src}/moving/app", f"{dst}/moving/app")
+    await publish(registry_api, src, "moving/app", layout, new, "latest")
+    at_source = Requests(source)
+
+    result = await cli.ok("sync", f"{src}/moving/app", f"{dst}/moving/app")
+
+    await assert_copied(registry_api, layout, new, dst, "moving/app", "latest")
+    assert "blobs 2 copied" in result.lines[-1] and "1 skipped" in result.lines[-1]
+    assert len(at_source("GET", "/blobs/")) == 2  # the new layer and the new config
+
+
+async def test_multi_platform_index_is_copied_whole(cli, registry_api, source, target, layout):
+    src, dst = host(source), host(target)
+    index, platforms = multi_platform(layout)
+    await publish(registry_api, src, "multi/app", layout, index, "v1")
+
+    result = await cli.ok("sync", f"{src}/multi/app:v1", f"{dst}/multi/app")
+
+    await assert_copied(registry_api, layout, index, dst, "multi/app", "v1")
+    assert "manifests 4 copied" in result.lines[-1]  # the index and its three platforms
+    for manifest in platforms.values():
+        assert await registry_api.repository(dst, "multi/app").head_manifest(
+            str(manifest.digest)) is not None
+
+
+async def test_tag_patterns_and_all_tags(cli, registry_api, source, target, layout):
+    src, dst = host(source), host(target)
+    one = image(layout, 1000)
+    for tag in ("1.0", "1.1", "2.0", "latest"):
+        await publish(registry_api, src, "tags/app", layout, one, tag)
+
+    await cli.ok("sync", "--tags", "1.*", "--tags", "latest", f"{src}/tags/app",
+                 f"{dst}/tags/some")
+    await cli.ok("sync", "--all-tags", f"{src}/tags/app", f"{dst}/tags/all")
+
+    assert sorted(await registry_api.repository(dst, "tags/some").list_tags()) == \
+        ["1.0", "1.1", "latest"]
+    assert sorted(await registry_api.repository(dst, "tags/all").list_tags()) == \
+        ["1.0", "1.1", "2.0", "latest"]
+
+
+async def test_same_registry_copies_mount_and_tags_can_be_renamed(
+        cli, registry_api, source, layout):
+    src = host(source)
+    one = image(layout, 5000)
+    await publish(registry_api, src, "here/app", layout, one, "v1")
+
+    result = await cli.ok("sync", f"{src}/here/app:v1", f"{src}/there/app:stable")
+
+    await assert_copied(registry_api, layout, one, src, "there/app", "stable")
+    assert "blobs 0 copied (0B), 2 mounted" in result.lines[-1]
+
+
+async def test_sync_file_lists_repositories_and_a_failure_does_not_stop_the_rest(
+        cli, registry_api, source, target, layout, sync_file):
+    src, dst = host(source), host(target)
+    one, two = image(layout, 1000), image(layout, 2000)
+    await publish(registry_api, src, "file/one", layout, one, "3.1")
+    await publish(registry_api, src, "file/one", layout, one, "4.0")
+    await publish(registry_api, src, "file/two", layout, two, "x")
+    path = sync_file(f"""
+destination: {dst}/copies
+concurrency: 2
+repositories:
+  - source: {src}/file/one
+    tags: ["3.*"]
+  - source: {src}/file/missing
+  - source: {src}/file/two
+    destination: {dst}/elsewhere/two
+""")
+
+    result = await cli("sync", "--config", str(path))
+
+    assert result.code == 1
+    assert sorted(await registry_api.repository(dst, "copies/file/one").list_tags()) == ["3.1"]
+    await assert_copied(registry_api, layout, two, dst, "elsewhere/two", "x")
+    [error] = result.err.splitlines()
+    assert error.startswith(f"Error: {src}/file/missing -> {dst}/copies/file/missing: ")
+    assert "1 failed" in result.lines[-1]
+
+
+async def test_source_with_token_auth(cli, registry_api, target, layout, tmp_path, home):
+    (tmp_path / "auth").mkdir()
+    with run_registry(tmp_path / "auth", config=token_settings(tmp_path / "auth")) as secured:
+        src, dst = host(secured), host(target)
+        alice = Credentials("alice", PASSWORDS["alice"])
+        one = image(layout, 4000)
+        async with RegistryClient(credentials=lambda _: alice, retry=FAST_RETRY) as api:
+            await publish(api, src, "team-a/app", layout, one, "v1")
+
+        refused = await cli("sync", f"{src}/team-a/app:v1", f"{dst}/secured/app")
+        assert refused.code == 1 and len(refused.err.splitlines()) == 1
+        docker_config = home / ".docker"
+        docker_config.mkdir()
+        auth = base64.b64encode(f"alice:{PASSWORDS['alice']}".encode()).decode()
+        (docker_config / "config.json").write_text(json.dumps({"auths": {src: {"auth": auth}}}))
+
+        await cli.ok("sync", f"{src}/team-a/app:v1", f"{dst}/secured/app")
+
+        await assert_copied(registry_api, layout, one, dst, "secured/app", "v1")
+        assert "/auth/token" in secured.output()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["a.example/x"], "needs SRC and DST"),
+    (["a.example/x:1", "b.example/y", "--all-tags"], "source tag or digest can't be used"),
+    (["a.example/x", "b.example/y:2", "--tags", "1.*"], "destination tag can't be used"),
+    (["a.example/x", f"b.example/y@{Digest.of(b'')}"], "a digest is not a place"),
+    (["--config", "/nonexistent/sync.yml"], "cannot read /nonexistent/sync.yml"),
+])
+async def test_usage_mistakes_are_one_line(cli, argv, message):
+    result = await cli("sync", *argv)
+    assert result.code == 1
+    [line] = result.err.splitlines()
+    assert line.startswith("Error: ") and message in line
