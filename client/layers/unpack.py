@@ -28,30 +28,36 @@ Whiteouts become what overlayfs reads:
 Ownership, device nodes and xattrs outside ``user.`` need root; without it,
 files belong to the caller, those xattrs are skipped and device nodes refused.
 
-Python's ``tarfile`` parses the stream (mode ``r|``, never seeking); its
-``extract`` is not used: its ``data`` filter refuses device nodes and whiteouts
-and its other modes trust the archive.
+Python's ``tarfile`` parses the stream, which a thread decompresses and
+hashes ahead (``readahead``); its ``extract`` is not used: its ``data`` filter
+refuses device nodes and whiteouts and its other modes trust the archive.
+
+Unpacking costs mostly per entry, so each costs few system calls: parent
+directories stay open as a stack along the path of the last entry (tar
+writers list a directory's entries together), a name is created first and
+only cleared when it exists already, and ownership and mode are set only
+when creating the file did not already give the right ones.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from client.errors import DockyardError
 from ocispec.digest import Digest
 
 from .compression import DecompressionErrors, open_uncompressed
+from .readahead import ReadAhead
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
@@ -59,8 +65,13 @@ _AUFS_META_PREFIX = ".wh..wh."  # aufs bookkeeping (.wh..wh.plnk, ...): meaningl
 _OVERLAY_XATTRS = ("trusted.overlay.", "user.overlay.")
 _PAX_XATTR = "SCHILY.xattr."
 _COPY_SIZE = 1 << 20
+# PAX and GNU long-name headers are read whole: a hostile size must not fill the memory.
+_MAX_META_HEADER = 1 << 20
+_META_TYPES = frozenset({tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                         tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK})
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+T = TypeVar("T")
 
 
 class LayerError(DockyardError):
@@ -100,39 +111,23 @@ def unpack_stream(stream: BinaryIO, dest_fd: int, privileged: bool) -> Unpacked:
     The diff ID is the digest of every byte of the stream, including what
     follows the end-of-archive marker, so the stream is read to its end.
     """
-    reader = _HashingReader(stream)
-    extractor = _Extractor(dest_fd, privileged)
-    try:
-        with tarfile.open(fileobj=reader, mode="r|", tarinfo=_StrictTarInfo) as tar:  # type: ignore[call-overload]
-            while (member := tar.next()) is not None:
-                extractor.add(tar, member)
-                tar.members.clear()  # tarfile would otherwise keep every header in memory
-        reader.drain()
-        extractor.finish()
-    except tarfile.TarError as err:
-        raise LayerError(f"malformed tar: {err}") from None
-    except DecompressionErrors as err:
-        raise LayerError(f"cannot decompress: {err}") from None
-    finally:
-        extractor.close()
-    return Unpacked(Digest("sha256", reader.hasher.hexdigest()), extractor.size)
-
-
-class _HashingReader:
-    """A read-only stream that hashes what passes through it."""
-
-    def __init__(self, inner: BinaryIO) -> None:
-        self._inner = inner
-        self.hasher = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._inner.read(size)
-        self.hasher.update(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_COPY_SIZE):
-            pass
+    with ReadAhead(stream) as reader:
+        extractor = _Extractor(dest_fd, privileged, reader)
+        try:
+            # Mode "r:" reads the read-ahead's chunks directly; it seeks forward only.
+            with tarfile.open(fileobj=reader, mode="r:", tarinfo=_StrictTarInfo) as tar:  # type: ignore[call-overload]
+                while (member := tar.next()) is not None:
+                    extractor.add(tar, member)
+                    tar.members.clear()  # tarfile would otherwise keep every header in memory
+            diff_id = reader.drain()
+            extractor.finish()
+        except tarfile.TarError as err:
+            raise LayerError(f"malformed tar: {err}") from None
+        except DecompressionErrors as err:
+            raise LayerError(f"cannot decompress: {err}") from None
+        finally:
+            extractor.close()
+    return Unpacked(Digest("sha256", diff_id), extractor.size)
 
 
 class _StrictTarInfo(tarfile.TarInfo):
@@ -141,9 +136,12 @@ class _StrictTarInfo(tarfile.TarInfo):
     @classmethod
     def frombuf(cls, buf, encoding, errors):  # type: ignore[no-untyped-def]
         try:
-            return super().frombuf(buf, encoding, errors)
+            info = super().frombuf(buf, encoding, errors)
         except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as err:  # type: ignore[attr-defined]
             raise tarfile.ReadError(f"corrupt header: {err}") from None
+        if info.type in _META_TYPES and info.size > _MAX_META_HEADER:
+            raise tarfile.ReadError(f"a {info.size}-byte extended header")
+        return info
 
 
 def _components(name: str) -> tuple[str, ...]:
@@ -153,6 +151,19 @@ def _components(name: str) -> tuple[str, ...]:
     if ".." in parts:
         raise _Refused("path leaves the layer ('..')")
     return parts
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux 4.7+); 0o777 if unknown,
+    which makes every file's mode be set explicitly."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o777
 
 
 def _mtime_ns(member: tarfile.TarInfo) -> tuple[int, int]:
@@ -165,15 +176,20 @@ def _mtime_ns(member: tarfile.TarInfo) -> tuple[int, int]:
 class _Extractor:
     """Writes validated entries below ``root_fd``; directory modes and mtimes come last."""
 
-    def __init__(self, root_fd: int, privileged: bool) -> None:
+    def __init__(self, root_fd: int, privileged: bool, reader: ReadAhead) -> None:
         self._root = root_fd
         self._privileged = privileged
+        self._reader = reader
         self._opaque = f"{overlay_namespace(privileged)}.overlay.opaque"
         # Set once everything is written, so a read-only directory or a new
         # child cannot get in the way of the directory's own metadata.
         self._dirs: dict[tuple[str, ...], tarfile.TarInfo] = {}
-        # Entries come grouped by directory: keep the last parent open.
-        self._cached: tuple[tuple[str, ...], int] | None = None
+        # The directories along the last entry's path, open: (name, fd), root first.
+        self._open: list[tuple[str, int]] = []
+        # Who owns what we create, unless the layer root hands down its group (setgid).
+        self._owner = None if os.fstat(root_fd).st_mode & stat.S_ISGID \
+            else (os.geteuid(), os.getegid())
+        self._umask = _umask()
         self.size = 0
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
@@ -183,16 +199,16 @@ class _Extractor:
             raise LayerError(f"entry {member.name!r}: {err}") from None
 
     def close(self) -> None:
-        self._forget(())
+        self._close_from(0)
 
     def finish(self) -> None:
-        """Apply directory modes and mtimes, deepest first."""
+        """Apply directory modes and mtimes, descendants before their ancestors."""
         try:
-            for parts in sorted(self._dirs, key=len, reverse=True):
+            for parts in sorted(self._dirs, reverse=True):
                 member = self._dirs[parts]
-                with self._opened(parts) as fd:
-                    os.fchmod(fd, member.mode & 0o7777)
-                    os.utime(fd, ns=_mtime_ns(member))
+                fd = self._descend(parts, create=False)
+                os.fchmod(fd, member.mode & 0o7777)
+                os.utime(fd, ns=_mtime_ns(member))
         except (_Refused, OSError, ValueError, OverflowError) as err:
             raise LayerError(f"setting directory metadata: {err}") from None
 
@@ -204,7 +220,7 @@ class _Extractor:
             self._set_metadata(self._root, member)
             self._dirs[()] = member
             return
-        parent = self._parent(parts[:-1])
+        parent = self._descend(parts[:-1], create=True)
         name = parts[-1]
         if name.startswith(WHITEOUT_PREFIX):
             self._whiteout(parent, name)
@@ -215,8 +231,7 @@ class _Extractor:
         elif member.islnk():
             self._hard_link(parent, parts, member)
         elif member.issym():
-            self._replace(parent, parts)
-            os.symlink(member.linkname, name, dir_fd=parent)
+            self._create(parent, parts, lambda: os.symlink(member.linkname, name, dir_fd=parent))
             self._set_metadata_at(parent, name, member, symlink=True)
         elif member.ischr() or member.isblk() or member.isfifo():
             self._special(parent, parts, member)
@@ -225,45 +240,42 @@ class _Extractor:
 
     # -- parents -------------------------------------------------------------
 
-    def _parent(self, parts: tuple[str, ...]) -> int:
-        if not parts:
-            return self._root
-        if self._cached and self._cached[0] == parts:
-            return self._cached[1]
-        fd = self._walk(parts, create=True)
-        self._forget(())
-        self._cached = (parts, fd)
+    def _descend(self, parts: tuple[str, ...], create: bool) -> int:
+        """The directory ``parts``, opened one component at a time from the open stack."""
+        kept = 0
+        while kept < min(len(parts), len(self._open)) and self._open[kept][0] == parts[kept]:
+            kept += 1
+        self._close_from(kept)
+        fd = self._open[-1][1] if self._open else self._root
+        for depth in range(kept, len(parts)):
+            fd = self._open_dir(fd, parts[depth], parts[:depth + 1], create)
+            self._open.append((parts[depth], fd))
         return fd
 
-    def _forget(self, under: tuple[str, ...]) -> None:
-        """Close the cached parent if it lies at or below ``under``."""
-        if self._cached and self._cached[0][: len(under)] == under:
-            os.close(self._cached[1])
-            self._cached = None
+    def _close_from(self, depth: int) -> None:
+        while len(self._open) > depth:
+            os.close(self._open.pop()[1])
+
+    def _forget(self, removed: tuple[str, ...]) -> None:
+        """Close the open directories at or below ``removed``, which is going away."""
+        if tuple(name for name, _ in self._open[:len(removed)]) == removed:
+            self._close_from(len(removed) - 1)
 
     @contextmanager
     def _opened(self, parts: tuple[str, ...]) -> Iterator[int]:
-        """An existing directory inside the layer, opened without following links."""
-        fd = self._walk(parts, create=False)
+        """An existing directory inside the layer, opened without following links,
+        apart from the open stack (which holds the current entry's parent)."""
+        fd = self._root
         try:
+            for depth, part in enumerate(parts, 1):
+                child = self._open_dir(fd, part, parts[:depth], create=False)
+                if fd != self._root:
+                    os.close(fd)
+                fd = child
             yield fd
         finally:
             if fd != self._root:
                 os.close(fd)
-
-    def _walk(self, parts: tuple[str, ...], create: bool) -> int:
-        fd = self._root
-        try:
-            for depth, part in enumerate(parts, 1):
-                child = self._open_dir(fd, part, parts[:depth], create)
-                if fd != self._root:
-                    os.close(fd)
-                fd = child
-        except BaseException:
-            if fd != self._root:
-                os.close(fd)
-            raise
-        return fd
 
     @staticmethod
     def _open_dir(dir_fd: int, name: str, path: tuple[str, ...], create: bool) -> int:
@@ -284,8 +296,16 @@ class _Extractor:
         os.fchmod(fd, 0o755)  # whatever the umask
         return fd
 
+    def _create(self, parent: int, parts: tuple[str, ...], make: Callable[[], T]) -> T:
+        """``make()`` the entry; if its name is taken, clear it first (tar's last entry wins)."""
+        try:
+            return make()
+        except FileExistsError:
+            self._replace(parent, parts)
+            return make()
+
     def _replace(self, parent: int, parts: tuple[str, ...], keep_dir: bool = False) -> bool:
-        """Remove what has the entry's name (tar's last entry wins); True if a kept directory."""
+        """Remove what has the entry's name; True if it is a directory and kept."""
         name = parts[-1]
         try:
             mode = os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
@@ -314,34 +334,43 @@ class _Extractor:
         if hidden in ("", ".", ".."):
             raise _Refused("whiteout names no file")
         try:
-            os.stat(hidden, dir_fd=parent, follow_symlinks=False)
-            return  # a whiteout hides lower layers only, never its own layer's file
-        except FileNotFoundError:
             os.mknod(hidden, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
+        except FileExistsError:
+            pass  # a whiteout hides lower layers only, never its own layer's file
 
     def _directory(self, parent: int, parts: tuple[str, ...], member: tarfile.TarInfo) -> None:
         name = parts[-1]
-        if not self._replace(parent, parts, keep_dir=True):
+        created = True
+        try:
             os.mkdir(name, 0o700, dir_fd=parent)
+        except FileExistsError:
+            created = not self._replace(parent, parts, keep_dir=True)
+            if created:
+                os.mkdir(name, 0o700, dir_fd=parent)
         fd = os.open(name, _DIR_FLAGS, dir_fd=parent)
         try:
-            self._set_metadata(fd, member)
+            self._set_metadata(fd, member, created)
         finally:
             os.close(fd)
         self._dirs[parts] = member
 
     def _regular(self, tar: tarfile.TarFile, parent: int, parts: tuple[str, ...],
                  member: tarfile.TarInfo) -> None:
-        self._replace(parent, parts)
-        fd = os.open(parts[-1], _NEW_FILE_FLAGS, 0o600, dir_fd=parent)
-        with open(fd, "wb") as out:
-            source = tar.extractfile(member)
-            assert source is not None  # a regular member always has content
-            shutil.copyfileobj(source, out, _COPY_SIZE)
-            out.flush()
-            self._set_metadata(fd, member)
-            os.fchmod(fd, member.mode & 0o7777)
+        mode = member.mode & 0o7777
+        fd = self._create(parent, parts,
+                          lambda: os.open(parts[-1], _NEW_FILE_FLAGS, mode & 0o777, dir_fd=parent))
+        try:
+            if member.issparse():  # holes described in the headers: tarfile fills them in
+                with open(fd, "wb", closefd=False) as out:
+                    shutil.copyfileobj(tar.extractfile(member), out, _COPY_SIZE)  # type: ignore[misc]
+            else:
+                self._reader.copy_to(fd, member.size)
+            self._set_metadata(fd, member, created=True)
+            if mode != mode & 0o777 & ~self._umask:
+                os.fchmod(fd, mode)
             os.utime(fd, ns=_mtime_ns(member))
+        finally:
+            os.close(fd)
         self.size += member.size
 
     def _hard_link(self, parent: int, parts: tuple[str, ...], member: tarfile.TarInfo) -> None:
@@ -358,21 +387,21 @@ class _Extractor:
                 raise _Refused(f"hard link target {member.linkname!r} does not exist") from None
             if stat.S_ISDIR(mode):
                 raise _Refused("hard link to a directory")
-            self._replace(parent, parts)
-            os.link(target[-1], parts[-1], src_dir_fd=target_dir, dst_dir_fd=parent,
-                    follow_symlinks=False)
+            self._create(parent, parts, lambda: os.link(
+                target[-1], parts[-1], src_dir_fd=target_dir, dst_dir_fd=parent,
+                follow_symlinks=False))
 
     def _special(self, parent: int, parts: tuple[str, ...], member: tarfile.TarInfo) -> None:
         name = parts[-1]
-        self._replace(parent, parts)
         if member.isfifo():
-            os.mkfifo(name, 0o600, dir_fd=parent)
+            self._create(parent, parts, lambda: os.mkfifo(name, 0o600, dir_fd=parent))
         elif not self._privileged:
             raise _Refused("device nodes need root")
         else:
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            os.mknod(name, kind | 0o600, os.makedev(member.devmajor, member.devminor),
-                     dir_fd=parent)
+            device = os.makedev(member.devmajor, member.devminor)
+            self._create(parent, parts,
+                         lambda: os.mknod(name, kind | 0o600, device, dir_fd=parent))
         self._set_metadata_at(parent, name, member, symlink=False)
 
     # -- metadata ------------------------------------------------------------
@@ -388,9 +417,12 @@ class _Extractor:
                 # tarfile decodes PAX values as UTF-8 with surrogateescape: undo it.
                 yield attr, value.encode("utf-8", "surrogateescape")
 
-    def _set_metadata(self, fd: int, member: tarfile.TarInfo) -> None:
-        """Owner and xattrs of an open file or directory (chown first: it clears setuid)."""
-        if self._privileged:
+    def _set_metadata(self, fd: int, member: tarfile.TarInfo, created: bool = False) -> None:
+        """Owner and xattrs of an open file or directory (chown first: it clears setuid).
+
+        ``created``: we just made it, so it already has our owner.
+        """
+        if self._privileged and not (created and (member.uid, member.gid) == self._owner):
             os.fchown(fd, member.uid, member.gid)
         for attr, value in self._xattrs(member):
             os.setxattr(fd, attr, value)

@@ -239,6 +239,33 @@ def test_device_node_is_refused_without_root(tmp_path):
         unpack(tmp_path, layer, privileged=False)
 
 
+def _huge_pax_header() -> bytes:
+    """A PAX header that says 2 GiB of key-value records follow (they would be read whole)."""
+    info = tarfile.TarInfo("PaxHeader")
+    info.type, info.size = tarfile.XHDTYPE, 1 << 31
+    return info.tobuf(tarfile.USTAR_FORMAT) + b"30 path=" + b"a" * 100
+
+
+def _gnu_sparse(name: str, size: int, offset: int, data: bytes) -> bytes:
+    """An old-GNU sparse member of ``size`` bytes, all holes but ``data`` at ``offset``."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime = len(data), MTIME
+    header = bytearray(info.tobuf(tarfile.GNU_FORMAT))
+    header[156:157] = tarfile.GNUTYPE_SPARSE
+    header[386:410] = b"%011o\0%011o\0" % (offset, len(data))  # the first map entry
+    header[483:495] = b"%011o\0" % size  # the real size
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    padding = -len(data) % tarfile.BLOCKSIZE
+    return bytes(header) + data + bytes(padding) + bytes(2 * tarfile.BLOCKSIZE)
+
+
+def test_sparse_files_get_their_holes(tmp_path):
+    layer = _gnu_sparse("sparse", 10_000, 4096, b"x" * 512) + bytes(4096)
+    dest = unpack(tmp_path, layer)
+    assert (dest / "sparse").read_bytes() == bytes(4096) + b"x" * 512 + bytes(10_000 - 4608)
+
+
 MALFORMED = {
     "truncated tar": (tar_bytes(entry("a", data=b"x" * 2000))[:1200], "malformed tar"),
     "corrupt header": (tar_bytes(entry("a", data=b"x"), entry("b"))[:1024] + b"\xff" * 512
@@ -246,6 +273,7 @@ MALFORMED = {
     "truncated gzip": (compress(tar_bytes(entry("a", data=os.urandom(100_000))), "gzip")[:5000],
                        "cannot decompress: Compressed file ended"),
     "not gzip after all": (b"\x1f\x8b" + b"garbage" * 100, "cannot decompress"),
+    "huge extended header": (_huge_pax_header(), "a 2147483648-byte extended header"),
 }
 
 
