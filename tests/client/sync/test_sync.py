@@ -190,3 +190,21 @@ async def test_usage_mistakes_are_one_line(cli, argv, message):
     assert result.code == 1
     [line] = result.err.splitlines()
     assert line.startswith("Error: ") and message in line
+
+
+async def test_large_blobs_go_up_in_chunks_each_a_ranged_read(
+        cli, registry_api, source, target, layout, monkeypatch):
+    from client.sync import copier
+
+    monkeypatch.setattr(copier, "UPLOAD_CHUNK", 100_000)
+    src, dst = host(source), host(target)
+    big = add_image(layout, [os.urandom(350_000)], compression=None)
+    await publish(registry_api, src, "chunked/app", layout, big, "v1")
+    at_source, at_target = Requests(source), Requests(target)
+
+    await cli.ok("sync", f"{src}/chunked/app:v1", f"{dst}/chunked/app")
+
+    await assert_copied(registry_api, layout, big, dst, "chunked/app", "v1")
+    layer = next(d for d in layout.walk(big) if d.size > 300_000)
+    assert len(at_source("GET", f"/blobs/{layer.digest}")) == 4  # 350 kB in 100 kB pieces
+    assert len(at_target("PATCH")) == 4
