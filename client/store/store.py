@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -160,9 +160,13 @@ class ImageStore:
         """
         return await asyncio.to_thread(self._remove, target, force)
 
-    async def prune(self) -> Removal:
-        """Remove dangling images, unreachable blobs and layers, and abandoned partial work."""
-        return await asyncio.to_thread(self._prune)
+    async def prune(self, keep: Collection[Digest] = ()) -> Removal:
+        """Remove dangling images, unreachable blobs and layers, and abandoned partial work.
+
+        ``keep``: dangling images (manifest digests) that stay all the same, as
+        the ones containers were made from must (their overlays stack its layers).
+        """
+        return await asyncio.to_thread(self._prune, frozenset(keep))
 
     async def disk_usage(self) -> DiskUsage:
         return await asyncio.to_thread(self._disk_usage)
@@ -266,11 +270,11 @@ class ImageStore:
             raise ImageConflict(f"{text} matches {len(matches)} images: give more of the ID")
         return matches.pop()
 
-    def _prune(self) -> Removal:
+    def _prune(self, keep: frozenset[Digest]) -> Removal:
         with self.index.lock():
             entries = self.index.read()
-            remaining = [e for e in entries if ref_name(e) is not None]
-            deleted = [e.digest for e in entries if ref_name(e) is None]
+            remaining = [e for e in entries if ref_name(e) is not None or e.digest in keep]
+            deleted = [e.digest for e in entries if e not in remaining]
             if deleted:
                 self.index.write(remaining)
             everything = Reachable(set(self.blobs.digests()), set(self.layers.chain_ids()))

@@ -135,6 +135,21 @@ async def test_moving_a_tag_leaves_the_old_image_dangling_until_prune(store):
     assert await store.has_blob(new.digest)
 
 
+async def test_prune_keeps_the_dangling_images_it_is_told_to(store):
+    kept = await asyncio.to_thread(put_image, store, [tar_bytes(entry("a", data=b"kept"))])
+    gone = await asyncio.to_thread(put_image, store, [tar_bytes(entry("a", data=b"gone"))])
+    for image in (kept, gone):
+        await store.tag(BUSYBOX, image)
+        await store.unpack(image)
+    await store.untag(BUSYBOX)
+    assert {image.ref_name for image in await store.images()} == {None}
+
+    pruned = await store.prune(keep=[kept.digest])
+    assert pruned.deleted == [gone.digest]
+    assert [(i.ref_name, i.digest) for i in await store.images()] == [(None, kept.digest)]
+    assert len(store.layers.chain_ids()) == 1 and await store.has_blob(kept.digest)
+
+
 async def test_rmi_deletes_only_what_no_other_image_uses(store):
     shared, only_a, only_b = (tar_bytes(entry(name, data=name.encode())) for name in "sab")
     a = await asyncio.to_thread(put_image, store, [shared, only_a], "gzip", "a")
