@@ -22,19 +22,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 async def run(args: argparse.Namespace, ctx: "Context") -> int:
-    from ocispec.reference import Reference
-
     from ..formatting import human_size
-    from .rmi import familiar
 
     what = "all images without at least one container associated to them" if args.all \
         else "all dangling images"
     if not args.force and not _confirm(f"WARNING! This will remove {what}.\n"
                                        "Are you sure you want to continue? [y/N] "):
         return 0
+    freed = report(await remove_unused(ctx, args.all))
+    print(f"Total reclaimed space: {human_size(freed)}")
+    return 0
+
+
+async def remove_unused(ctx: "Context", everything: bool) -> list["Removal"]:
+    """Dangling images (``everything``: and every tag of images no container was made from)."""
+    from ocispec.reference import Reference
+
     store = await ctx.image_store()
     removals: list[Removal] = []
-    if args.all:  # every tag goes, but of images no container was made from
+    if everything:  # every tag goes, but of images no container was made from
         from ..containers.lifecycle import containers_using
 
         for image in await store.images():
@@ -43,12 +49,18 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
                 removals.append(await store.remove(Reference.parse(image.ref_name,
                                                                    default_tag=False)))
     removals.append(await store.prune())
+    return removals
+
+
+def report(removals: list["Removal"]) -> int:
+    """Print Docker's "Deleted Images:" section; the bytes freed."""
+    from .rmi import familiar
+
     lines = [f"untagged: {familiar(name)}" for r in removals for name in r.untagged]
     lines += [f"deleted: {digest}" for r in removals for digest in r.deleted]
     if lines:
         print("Deleted Images:\n" + "\n".join(lines) + "\n")
-    print(f"Total reclaimed space: {human_size(sum(r.freed for r in removals))}")
-    return 0
+    return sum(r.freed for r in removals)
 
 
 def _confirm(question: str) -> bool:

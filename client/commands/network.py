@@ -100,7 +100,7 @@ def run_create(args: argparse.Namespace, ctx: "Context") -> int:
 def run_ls(args: argparse.Namespace, ctx: "Context") -> int:
     from ..formatting import Template, table
 
-    rows = [_summary(n, args.no_trunc) for n in _all(networks(ctx))]
+    rows = [_summary(n, args.no_trunc) for n in sorted(_all(networks(ctx)), key=lambda n: n.name)]
     rows = [row for row in rows if _matches(row, _pairs(args.filter, "--filter"))]
     if args.quiet:
         print("\n".join(row["ID"] for row in rows))
@@ -159,16 +159,32 @@ def run_disconnect(args: argparse.Namespace, ctx: "Context") -> int:
 
 
 def run_prune(args: argparse.Namespace, ctx: "Context") -> int:
-    from ._prune import _confirm
+    from ..containers.cli import confirm
 
-    if not args.force and not _confirm("WARNING! This will remove all custom networks not used "
+    if not args.force and not confirm("WARNING! This will remove all custom networks not used "
                                        "by at least one container.\nAre you sure you want to "
                                        "continue? [y/N] "):
         return 0
-    pruned = networks(ctx).prune_networks()
+    report(prune(ctx))
+    return 0
+
+
+def prune(ctx: "Context") -> list["Network"]:
+    """Remove the user-defined networks no container uses, started or not (a created
+    container's network is only in its own record until it starts); the default bridge stays."""
+    from ..containers.records import ContainerStore
+
+    wanted = set()
+    for record in ContainerStore(ctx.root).all():
+        wanted.add(record["HostConfig"].get("NetworkMode", ""))
+        wanted.update((record.get("NetworkSettings") or {}).get("Networks") or {})
+    return networks(ctx).prune_networks(keep=sorted(wanted))
+
+
+def report(pruned: list["Network"]) -> None:
+    """Docker's "Deleted Networks:" section."""
     if pruned:
         print("Deleted Networks:\n" + "".join(f"{n.name}\n" for n in pruned))
-    return 0
 
 
 def container_id(ctx: "Context", ref: str) -> str:

@@ -156,11 +156,16 @@ class Networks:
             self._delete_network(network)
         return network
 
-    def prune_networks(self) -> list[Network]:
-        """Remove every user-defined network no container uses; returns them."""
+    def prune_networks(self, keep: Sequence[str] = ()) -> list[Network]:
+        """Remove every user-defined network no container uses; returns them.
+
+        ``keep``: networks (by name, id or id prefix) that containers this
+        library has not seen yet will use (created, never started).
+        """
         with self.store.locked():
             used = {e.network for c in self.store.containers() for e in c.endpoints}
-            pruned = [n for n in self.store.networks() if n.name not in BUILTIN and n.id not in used]
+            pruned = [n for n in self.store.networks() if n.name not in BUILTIN and n.id not in used
+                      and not any(ref in (n.name, n.id) or n.id.startswith(ref) for ref in keep if ref)]
             for network in pruned:
                 self._delete_network(network)
         return pruned

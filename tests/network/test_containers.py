@@ -148,3 +148,20 @@ def test_a_container_joins_the_network_of_another(net) -> None:
     assert stopped.returncode == 125 and "non running container" in stopped.stderr
     missing = net("run", "--rm", "--network", "container:nosuch", BUSYBOX, "true")
     assert missing.returncode == 125 and "No such container: nosuch" in missing.stderr
+
+
+def test_prune_removes_unused_networks_but_never_the_default_bridge(net) -> None:
+    for name in ("idle", "held", "later"):
+        net.ok("network", "create", name)
+    net.ok("run", "-d", "--name", "holder", "--network", "held", BUSYBOX, "sleep", "60")
+    net.ok("create", "--name", "waiting", "--network", "later", BUSYBOX, "true")  # never started
+    done = net.ok("run", "-d", "--name", "done", BUSYBOX, "true").strip()  # on the default bridge
+    net.ok("wait", "done")
+    assert net.ok("network", "prune", "-f") == "Deleted Networks:\nidle\n\n"
+
+    out = net.ok("system", "prune", "-f")
+    assert out.startswith("Deleted Containers:\n") and done in out.split("\n\n")[0]
+    assert "\n\nDeleted Networks:\nlater\n\n" in out and out.rstrip().endswith("Total reclaimed space: 0B")
+    assert net.ok("network", "ls", "--format", "{{.Name}}").split() == ["bridge", "held", "host", "none"]
+    bridge = json.loads(net.ok("network", "inspect", "bridge"))[0]["Options"]["com.docker.network.bridge.name"]
+    assert bridge in links()  # made by the run on the default network, kept as Docker keeps docker0
