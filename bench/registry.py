@@ -5,7 +5,8 @@
 
 What is measured (issue 2's "Done means"):
   * blob download throughput of one large random blob, with curl writing to /dev/null;
-  * manifest GETs per second by tag and by digest, with wrk at 32 connections;
+  * manifest GETs per second by tag and by digest, and blob HEADs (what a push asks
+    before each layer), with wrk at 32 connections;
   * a full image push and pull with skopeo (OCI layout -> registry -> fresh OCI layout),
     each into a registry started afresh on empty storage.
 
@@ -84,6 +85,8 @@ METRICS = [
     Metric("manifest_by_tag_cpu", "  server CPU", "us/req", False, None),
     Metric("manifest_by_digest", "manifest GET by digest", "req/s", True, 2.0, decimals=0),
     Metric("manifest_by_digest_cpu", "  server CPU", "us/req", False, None),
+    Metric("blob_head", "blob HEAD", "req/s", True, None, decimals=0),
+    Metric("blob_head_cpu", "  server CPU", "us/req", False, None),
     Metric("skopeo_push", "skopeo push", "s", False, 1.0, decimals=2),
     Metric("skopeo_pull", "skopeo pull", "s", False, None, decimals=2),
 ]
@@ -206,27 +209,50 @@ def wrk_rps(url: str, seconds: int, args: argparse.Namespace) -> tuple[float, in
     return rps, requests
 
 
+def ab_head_rps(url: str, seconds: int, args: argparse.Namespace) -> tuple[float, int]:
+    """HEAD requests per second and requests done, from ab with keep-alive.
+
+    wrk cannot do HEAD (it waits for the body that Content-Length announces);
+    ab can, though with one thread it is the slower load generator.
+    """
+    out = run(["ab", "-q", "-k", "-i", f"-c{args.connections}", f"-t{int(seconds)}",
+               "-n", "100000000", url])
+    values = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    failed = int(values.get("Failed requests", "1").split()[0])
+    non_2xx = values.get("Non-2xx responses")
+    if "Requests per second" not in values or failed or non_2xx:
+        raise RuntimeError(f"ab against {url}: {failed} failed, non-2xx {non_2xx}\n{out}")
+    return (float(values["Requests per second"].split()[0]),
+            int(values["Complete requests"].split()[0]))
+
+
 def bench_manifests(targets: Sequence[Target], servers: dict[str, Server],
                     args: argparse.Namespace, results: Results) -> None:
     urls: dict[str, dict[str, str]] = {}
     for target in targets:
         base = servers[target.name].base_url
         manifest = images.push_small_image(base, IMAGE_REPO, TAG)
+        layer = json.loads(manifest.data)["layers"][0]["digest"]
         urls[target.name] = {
             "manifest_by_tag": f"{base}/v2/{IMAGE_REPO}/manifests/{TAG}",
             "manifest_by_digest": f"{base}/v2/{IMAGE_REPO}/manifests/{manifest.digest}",
+            "blob_head": f"{base}/v2/{IMAGE_REPO}/blobs/{layer}",
         }
-        for url in urls[target.name].values():
+        expect(http_request("HEAD", urls[target.name]["blob_head"]), 200, "blob HEAD")
+        for key in ("manifest_by_tag", "manifest_by_digest"):
+            url = urls[target.name][key]
             resp = expect(http_request("GET", url, headers={"Accept": MANIFEST_ACCEPT}), 200, url)
             if resp.body != manifest.data:
                 raise RuntimeError(f"{url}: served bytes differ from the pushed manifest")
             if args.wrk_warmup > 0:
                 wrk_rps(url, args.wrk_warmup, args)
+
     def get_manifests(target: Target) -> dict[str, float]:
         values = {}
         for key, url in urls[target.name].items():
+            load = ab_head_rps if key == "blob_head" else wrk_rps
             (rps, requests), cpu = with_cpu(servers[target.name].pid,
-                                            lambda: wrk_rps(url, args.wrk_seconds, args))
+                                            lambda: load(url, args.wrk_seconds, args))
             values[key], values[f"{key}_cpu"] = rps, cpu * 1e6 / requests
         return values
 
