@@ -3,9 +3,10 @@
     python -m bench.containers                  # 15 rounds
     python -m bench.containers --rounds 30 --json results.json
 
-- runtime: ``dockyard-runtime run`` (as ``python -m runtime``), ``crun run`` and
-  ``runc run`` on one bundle (busybox from Debian's busybox-static, ``runc
-  spec``'s configuration);
+- runtime: ``dockyard-runtime run`` (the installed command, as podman would
+  call it), ``crun run`` and ``runc run`` on one bundle (busybox from Debian's
+  busybox-static, ``runc spec``'s configuration with a ``cgroupsPath``, so
+  each runtime makes, joins and removes the same cgroup in every hierarchy);
 - client: ``dockyard run --rm`` and ``podman run --rm`` of the same busybox
   image, both with ``--network none`` (podman also with the ulimit flags it
   needs on hosts without CAP_SYS_RESOURCE, see DESIGN.md); podman keeps its
@@ -38,6 +39,14 @@ PODMAN_FLAGS = ("--network", "none", "--ulimit", "nofile=20000:20000",
                 "--ulimit", "nproc=32768:32768")
 CLIENT_TARGET = 0.5  # dockyard run --rm / podman run --rm
 IMAGE = "localhost/bench-busybox:latest"
+CGROUP_PARENT = "dockyard-bench"  # every runtime's container cgroup is /dockyard-bench/run
+
+
+def runtime_command() -> str:
+    """The installed ``dockyard-runtime``: beside this interpreter (a virtual environment's
+    bin/), else on PATH."""
+    beside = Path(sys.executable).parent / "dockyard-runtime"
+    return str(beside) if beside.exists() else (shutil.which("dockyard-runtime") or "")
 
 
 def python_env() -> dict[str, str]:
@@ -57,9 +66,9 @@ class Commands:
                        "--tmpdir", str(workdir / "podman-tmp")]
 
     def runtime(self, name: str) -> Callable[[], list[str]]:
-        base = ([sys.executable, "-m", "runtime"] if name == "dockyard-runtime" else [name])
+        base = runtime_command() if name == "dockyard-runtime" else name
         root = str(self.workdir / f"state-{name}")
-        return lambda: [*base, "--root", root, "run", "-b", str(self.bundle),
+        return lambda: [base, "--root", root, "run", "-b", str(self.bundle),
                         f"bench-{uuid.uuid4().hex[:12]}"]
 
     def client(self, name: str) -> Callable[[], list[str]]:
@@ -76,11 +85,28 @@ def prepare(commands: Commands) -> None:
     from tests.helpers.busybox_image import add_image, busybox_layer
     from tests.runtime.bundle import make_bundle
 
-    make_bundle(commands.bundle, ["/bin/true"])
+    def cgroup(config: dict) -> None:
+        config["linux"]["cgroupsPath"] = f"/{CGROUP_PARENT}/run"
+
+    make_bundle(commands.bundle, ["/bin/true"], edit=cgroup)
     add_image(commands.dockyard_root, IMAGE)
     layer = commands.workdir / "busybox.tar"
     layer.write_bytes(busybox_layer())
     run([*commands.podman, "import", str(layer), IMAGE])
+
+
+def remove_cgroup_parent() -> None:
+    """rmdir /dockyard-bench in every cgroup hierarchy mounted now, named ones such as
+    name=systemd included (runc and crun join those too); the runtimes removed what was
+    below.  Run before hugetlb's temporary v1 mount goes away."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split(" - ", 1) for line in f]
+    for mountpoint in {fields.split()[4] for fields, rest in mounts
+                       if rest.split()[0] in ("cgroup", "cgroup2")}:
+        try:
+            os.rmdir(os.path.join(mountpoint, CGROUP_PARENT))
+        except FileNotFoundError:
+            pass
 
 
 def measure(contenders: dict[str, Callable[[], list[str]]], rounds: int) -> dict[str, list[float]]:
@@ -124,9 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("containers need root: run as root", file=sys.stderr)
         return 2
     missing = missing_tools("crun", "runc", "podman", "/bin/busybox")
-    if missing:
-        print(f"missing tools: {', '.join(missing)} (Debian packages crun, runc, podman, "
-              "busybox-static)", file=sys.stderr)
+    if missing or not runtime_command():
+        print(f"missing tools: {', '.join(missing or ['dockyard-runtime'])} (Debian packages "
+              "crun, runc, podman, busybox-static; pip install . for dockyard-runtime)",
+              file=sys.stderr)
         return 2
     from tests.helpers.crun import v2_controllers_bound_to_v1
 
@@ -138,8 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare(commands)
         with v2_controllers_bound_to_v1():
             log("runtime level: dockyard-runtime, crun, runc run")
-            runtimes = measure({name: commands.runtime(name)
-                                for name in ("dockyard-runtime", "crun", "runc")}, args.rounds)
+            try:
+                runtimes = measure({name: commands.runtime(name)
+                                    for name in ("dockyard-runtime", "crun", "runc")}, args.rounds)
+            finally:
+                remove_cgroup_parent()
         log("client level: dockyard run --rm, podman run --rm")
         clients = measure({name: commands.client(name) for name in ("dockyard", "podman")},
                           args.rounds)

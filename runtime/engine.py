@@ -81,9 +81,10 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             "created": _timestamp(), "owner": "", "annotations": config.get("annotations") or {},
             "pidStartTime": state.process_start_time(pid), "config": config,
         }
-        state.save(root, st)
         try:
             cgroup.add(pid)
+            ours.send("go")
+            state.save(root, st)  # while the init sets itself up
             _drive_init(ours, config, st)
         finally:
             ours.close()
@@ -255,8 +256,7 @@ def _cgroup(container_id: str, config: dict):
 
 
 def _drive_init(chan: Channel, config: dict, st: dict) -> None:
-    """Answer the init until it is ready: "go", hooks on request, errors raised."""
-    chan.send("go")
+    """Answer the (released) init until it is ready: hooks on request, errors raised."""
     while True:
         kind, text = chan.recv()
         if kind == "ready":

@@ -62,13 +62,17 @@ def remove_dir(directory: str) -> None:
 
 
 def save(root: str, state: dict) -> None:
-    """Write state.json atomically (temp file, fsync, rename)."""
+    """Write state.json atomically (temp file, rename).
+
+    Not fsynced, as runc does not: the state root is volatile (/run, a
+    tmpfs), and state.json is about processes, which a crash or reboot ends
+    anyway.  The rename alone keeps readers from seeing half a file.
+    """
     directory = container_dir(root, state["id"])
     tmp = os.path.join(directory, ".state.json.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, jsonio.dumps(state).encode())
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, os.path.join(directory, "state.json"))
