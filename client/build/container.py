@@ -160,11 +160,11 @@ def _prepare_targets(rootfs: Path, mounts: list[dict]) -> _MountPoints:
         if inside or os.path.lexists(target):
             continue  # within an earlier mount, the runtime makes it there
         for parent in reversed(Path(destination).relative_to("/").parents[:-1]):
-            if not os.path.lexists(rootfs / parent):
-                (rootfs / parent).mkdir(parents=True)
+            if os.path.lexists(rootfs / parent):
+                points.parents.setdefault(str(parent), os.lstat(rootfs / parent))
+            else:
+                (rootfs / parent).mkdir()
                 points.created.append(rootfs / parent)
-                break
-            points.parents.setdefault(str(parent), os.lstat(rootfs / parent))
         if mount["type"] == "bind" and not os.path.isdir(mount["source"]):
             target.touch()  # a file (secret, socket) is mounted over a file
         else:

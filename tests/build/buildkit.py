@@ -75,6 +75,25 @@ class Dockyard:
                 names.append([member.name for member in tar])
         return names
 
+    def layer_bytes(self, name: str) -> list[bytes]:
+        """Every layer of an image, uncompressed."""
+        manifest, _ = self.image(name)
+        layers = []
+        for descriptor in manifest["layers"]:
+            with tarfile.open(fileobj=io.BytesIO(self.blob(descriptor["digest"]))) as tar:
+                layers.append(b"".join(tar.extractfile(m).read() + m.name.encode()
+                                       for m in tar if m.isfile()))
+        return layers
+
+    def read(self, name: str, path: str) -> str:
+        """A file's text in an image (the topmost layer that has it)."""
+        manifest, _ = self.image(name)
+        for descriptor in reversed(manifest["layers"]):
+            with tarfile.open(fileobj=io.BytesIO(self.blob(descriptor["digest"]))) as tar:
+                if path in tar.getnames():
+                    return tar.extractfile(path).read().decode()
+        raise KeyError(path)
+
 
 def with_busybox(tmp_path: Path, capsys) -> Dockyard:
     """A CLI whose store holds ``busybox:test``."""

@@ -1,31 +1,22 @@
-"""``dockyard build`` end to end: real RUN containers over a busybox image built by the tests.
+"""``dockyard build`` end to end: real RUN containers over the tests' busybox image.
 
 Needs root (containers, overlay mounts, file ownership) and Debian's
-busybox-static; the busybox base image is itself built with ``dockyard
-build`` (FROM scratch + COPY), so no registry or download is involved.
+busybox-static; the base image is made locally (``buildkit.with_busybox``),
+so no registry or download is involved.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
-from pathlib import Path
 
 import pytest
 
-from .buildkit import BASE_LAYERS, NEEDS_ROOT_AND_BUSYBOX, Dockyard, with_busybox, write_context
+from .buildkit import BASE_LAYERS, NEEDS_ROOT_AND_BUSYBOX, write_context
 
 pytestmark = NEEDS_ROOT_AND_BUSYBOX
-
-
-@pytest.fixture
-def dockyard(tmp_path, capsys) -> Dockyard:
-    yield with_busybox(tmp_path, capsys)
-    assert str(tmp_path) not in Path("/proc/mounts").read_text()  # no mount left behind
 
 
 def test_every_instruction_and_the_config(dockyard, tmp_path):
@@ -204,26 +195,6 @@ EOF
     assert code == 0, err
     manifest, _ = dockyard.image("docs:zstd")
     assert manifest["layers"][-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
-
-
-@pytest.fixture
-def file_server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(served), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_add_url_with_checksum(dockyard, tmp_path, file_server):

@@ -1,0 +1,136 @@
+"""RUN steps: secrets and SSH agents that never reach a layer, networks, the user.
+
+Also the image's USER/WORKDIR/ENV as ``dockyard run`` sees them, and the
+error a non-root build gets. Needs root and busybox-static.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .buildkit import BASE_LAYERS, NEEDS_ROOT_AND_BUSYBOX, write_context
+
+pytestmark = NEEDS_ROOT_AND_BUSYBOX
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "s3cret-value-7d1e"
+
+
+@pytest.fixture
+def agent(tmp_path):
+    """A listening Unix socket standing in for an SSH agent."""
+    path = tmp_path / "agent.sock"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen()
+    yield path
+    server.close()
+
+
+def test_secrets_and_ssh_are_mounted_but_never_stored(dockyard, tmp_path, agent, monkeypatch):
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(agent))
+    (tmp_path / "token").write_text(SECRET)
+    context = write_context(tmp_path / "ctx", {"Dockerfile": f"""\
+FROM busybox:test
+RUN --mount=type=secret,id=token test "$(cat /run/secrets/token)" = "{SECRET}" \\
+    && test "$(stat -c %a /run/secrets/token)" = 400 && echo used > /used
+RUN --mount=type=secret,id=token,env=TOKEN,target=/etc/token,mode=0440,uid=1000 \\
+    test "$TOKEN" = "{SECRET}" && test "$(stat -c %u:%a /etc/token)" = 1000:440
+RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /agent
+RUN --mount=type=secret,id=absent --mount=type=ssh,id=other test ! -e /run/secrets/absent
+"""})
+    code, _, err = dockyard.build(context, "-t", "secret:1", "--secret",
+                                  f"id=token,src={tmp_path / 'token'}", "--ssh", "default")
+    assert code == 0, err
+    names = dockyard.layer_names("secret:1")[BASE_LAYERS:]
+    assert names == [["used"], ["agent"]]   # the /etc/token step changed nothing
+    assert dockyard.read("secret:1", "agent") == "/run/buildkit/ssh_agent.0\n"
+    assert not any(SECRET.encode() in layer for layer in dockyard.layer_bytes("secret:1"))
+    for path in (dockyard.root / "build-cache").rglob("*"):
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes()
+    assert not any(p.name.startswith("dockyard-secrets-") for p in Path("/dev/shm").iterdir())
+
+    (context / "Dockerfile").write_text(
+        "FROM busybox:test\nRUN --mount=type=secret,id=token,required true\n")
+    code, _, err = dockyard.build(context)
+    assert code == 1 and "secret 'token' is required but was not given" in err
+
+
+def _interfaces(listing: str) -> list[str]:
+    return sorted(line.split(":")[0].strip() for line in listing.splitlines()[2:])
+
+
+def test_run_network_per_step(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN cat /proc/net/dev > /default && ip -o link show lo > /lo
+RUN --network=host cat /proc/net/dev > /host
+RUN --network=none cat /proc/net/dev > /none
+"""})
+    code, _, err = dockyard.build(context, "-t", "net:1")   # the tests' builds: --network=none
+    assert code == 0, err
+    assert _interfaces(dockyard.read("net:1", "default")) == ["lo"]
+    assert _interfaces(dockyard.read("net:1", "none")) == ["lo"]
+    assert ",UP" in dockyard.read("net:1", "lo")                # loopback works, as in Docker
+    assert _interfaces(dockyard.read("net:1", "host")) == \
+        _interfaces(Path("/proc/net/dev").read_text())
+    code, _, err = dockyard.build(context, "--network=host", "-t", "net:2", "--no-cache")
+    assert code == 0, err
+    assert _interfaces(dockyard.read("net:2", "default")) == \
+        _interfaces(Path("/proc/net/dev").read_text())
+    assert _interfaces(dockyard.read("net:2", "none")) == ["lo"]
+
+
+def test_user_workdir_env_carried_into_dockyard_run(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+ENV GREETING=hello
+WORKDIR /work/dir
+RUN id -u > /built-as
+USER app
+RUN id -u > /tmp/as-app && echo "$HOME" >> /tmp/as-app
+CMD ["sh", "-c", "id -u; id -g; pwd; echo $GREETING; cat /built-as /tmp/as-app"]
+"""})
+    code, _, err = dockyard.build(context, "-t", "carried:1")
+    assert code == 0, err
+    ran = subprocess.run(
+        [sys.executable, "-m", "client", "--root", str(dockyard.root), "run", "--rm",
+         "--network", "none", "carried:1"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, stdin=subprocess.DEVNULL)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "1000\n1000\n/work/dir\nhello\n0\n1000\n/home/app\n"
+
+
+def test_non_root_builds_fail_clearly(tmp_path):
+    """The CLI in a forked child that dropped to nobody (the venv's python may not be
+    executable by nobody, so no new process)."""
+    from client.cli import main
+
+    context = write_context(tmp_path / "ctx", {"Dockerfile": "FROM scratch\n"})
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 99
+        try:
+            os.close(read_end)
+            sys.stderr = os.fdopen(write_end, "w")
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            code = main(["--root", str(tmp_path / "root"), "build", str(context)])
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        err = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1, err
+    assert err.strip().endswith("dockyard build needs root: RUN steps run in containers and "
+                                "layers keep their files' owners (rootless builds are not "
+                                "supported yet)")
