@@ -20,7 +20,7 @@ import json
 import multiprocessing
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +155,41 @@ def unpack_layer(root: Path, blob: Path, diff_id: Digest, parent: Digest | None)
     A module-level function of plain arguments, so that it can run in a worker
     process as well as a thread.
     """
+    def unpack(diff: Path, privileged: bool) -> int:
+        try:
+            unpacked = unpack_file(blob, diff, privileged)
+        except LayerError as err:
+            raise LayerError(f"layer {diff_id}: {err}") from None
+        if unpacked.diff_id != diff_id:
+            raise LayerError(f"layer {diff_id}: content does not match its diff ID "
+                             f"(got {unpacked.diff_id})")
+        return unpacked.size
+
+    return _install(root, diff_id, parent, unpack)
+
+
+def adopt_layer(root: Path, directory: Path, diff_id: Digest, parent: Digest | None,
+                size: int) -> LayerInfo:
+    """Move ``directory`` in as the unpacked layer ``diff_id`` (it must hold exactly what
+    unpacking that layer gives, on the same file system); blocking.
+
+    For builders, which made the files a layer blob was written from: moving
+    them in costs a rename where unpacking the blob again would cost a
+    decompression and a copy. ``size`` is the bytes of file content. If the
+    layer is there already, ``directory`` is left as it was.
+    """
+    def move(diff: Path, privileged: bool) -> int:
+        os.rename(directory, diff)  # onto the empty directory made for it
+        return size
+
+    return _install(root, diff_id, parent, move)
+
+
+def _install(root: Path, diff_id: Digest, parent: Digest | None,
+             fill: Callable[[Path, bool], int]) -> LayerInfo:
+    """Make ``root/<chain-id>`` unless it is there: ``fill(diff, privileged)`` puts the
+    files in a temporary directory's ``diff`` and returns their size, then it is renamed
+    into place."""
     store = LayerStore(root)
     key = chain_id(parent, diff_id)
     if store.has(key):
@@ -168,14 +203,8 @@ def unpack_layer(root: Path, blob: Path, diff_id: Digest, parent: Digest | None)
         try_lock(lock)  # a fresh name: nobody else can hold it
         (temp / _DIFF).mkdir()
         privileged = os.geteuid() == 0
-        try:
-            unpacked = unpack_file(blob, temp / _DIFF, privileged)
-        except LayerError as err:
-            raise LayerError(f"layer {diff_id}: {err}") from None
-        if unpacked.diff_id != diff_id:
-            raise LayerError(f"layer {diff_id}: content does not match its diff ID "
-                             f"(got {unpacked.diff_id})")
-        info = LayerInfo(key, diff_id, parent, unpacked.size, overlay_namespace(privileged),
+        size = fill(temp / _DIFF, privileged)
+        info = LayerInfo(key, diff_id, parent, size, overlay_namespace(privileged),
                          store.path(key))
         write_atomic(temp / _METADATA, json.dumps(info.to_json()).encode())
         try:
