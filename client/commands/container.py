@@ -56,7 +56,7 @@ def run_inspect(args: argparse.Namespace, ctx: "Context") -> int:
     found, failed = [], False
     for name in args.containers:
         try:
-            found.append(inspect(find(store, name)))
+            found.append(inspect(find(store, name), store))
         except DockyardError as err:
             print(f"Error: {err}", file=sys.stderr)
             failed = True

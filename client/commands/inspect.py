@@ -76,8 +76,9 @@ def _container(ctx: "Context", name: str) -> dict[str, Any] | None:
     from ..containers.records import ContainerStore, NoSuchContainer
     from ..containers.views import inspect
 
+    store = ContainerStore(ctx.root)
     try:
-        return inspect(find(ContainerStore(ctx.root), name))
+        return inspect(find(store, name), store)
     except NoSuchContainer:
         return None
 

@@ -28,9 +28,14 @@ def run(args: argparse.Namespace, ctx: "Context") -> int:
     from ..containers.views import PS_DEFAULT, PS_TITLES, ps_row
     from ..formatting import Template
 
-    records = [r for r in sweep(store_of(ctx)) if args.all or r["State"]["Running"]]
+    store = store_of(ctx)
+    records = [r for r in sweep(store) if args.all or r["State"]["Running"]]
     records.sort(key=lambda r: r["Created"], reverse=True)
     rows = [ps_row(r, truncate=not args.no_trunc) for r in records]
+    if not args.quiet:
+        from ..containers.netsettings import ports_column
+        for row, record in zip(rows, records):
+            row["Ports"] = ports_column(store, record)
     if args.quiet:
         lines = [row["ID"] for row in rows]
     else:

@@ -155,7 +155,7 @@ def attach(store: ContainerStore, record: dict, namespace: str) -> None:
         dns=host.get("Dns") or (), dns_search=host.get("DnsSearch") or (),
         dns_options=host.get("DnsOptions") or (), extra_hosts=host.get("ExtraHosts") or (),
         netns=namespace)
-    for warning in Networks(_root(store)).setup(request).warnings:
+    for warning in Networks(library_root(store)).setup(request).warnings:
         print(f"WARNING: {warning}", file=sys.stderr)
 
 
@@ -204,14 +204,14 @@ def release(store: ContainerStore, record: dict) -> None:
                 pass
     elif uses_library(record):
         from runtime.network import Networks
-        Networks(_root(store)).cleanup(record["Id"])
+        Networks(library_root(store)).cleanup(record["Id"])
 
 
 def forget(store: ContainerStore, record: dict) -> None:
     """Drop the container's network record (it is being removed)."""
     if uses_library(record):
         from runtime.network import Networks
-        Networks(_root(store)).forget(record["Id"])
+        Networks(library_root(store)).forget(record["Id"])
 
 
 def uses_library(record: dict) -> bool:
@@ -224,5 +224,6 @@ def _mode(record: dict) -> str:
     return (record.get("HostConfig") or {}).get("NetworkMode", "none")
 
 
-def _root(store: ContainerStore) -> str:
+def library_root(store: ContainerStore) -> str:
+    """The root the network library keeps its records under (the containers' store's parent)."""
     return os.path.dirname(store.root)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from .records import ContainerStore
+
 PS_TITLES = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
              "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
              "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
@@ -12,9 +16,14 @@ PS_DEFAULT = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Statu
 _COMMAND_WIDTH = 20
 
 
-def inspect(record: dict) -> dict:
-    """`docker inspect`'s document: the record without dockyard's private section."""
-    return {key: value for key, value in record.items() if key != "Dockyard"}
+def inspect(record: dict, store: ContainerStore) -> dict:
+    """`docker inspect`'s document: the record without dockyard's private section, with
+    the network settings the container has now."""
+    from .netsettings import network_settings
+
+    document = {key: value for key, value in record.items() if key != "Dockyard"}
+    document["NetworkSettings"] = network_settings(store, record)
+    return document
 
 
 def ps_row(record: dict, truncate: bool = True, now: datetime | None = None) -> dict[str, str]:

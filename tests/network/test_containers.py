@@ -165,3 +165,26 @@ def test_prune_removes_unused_networks_but_never_the_default_bridge(net) -> None
     assert net.ok("network", "ls", "--format", "{{.Name}}").split() == ["bridge", "held", "host", "none"]
     bridge = json.loads(net.ok("network", "inspect", "bridge"))[0]["Options"]["com.docker.network.bridge.name"]
     assert bridge in links()  # made by the run on the default network, kept as Docker keeps docker0
+
+
+def test_inspect_and_ps_show_what_the_container_got(net) -> None:
+    net.ok("network", "create", "front")
+    [front] = json.loads(net.ok("network", "inspect", "front"))
+    serve(net, "web", "--network", "front", "--network-alias", "www", "-p", "127.0.0.1::80", text="web")
+    settings = net.inspect("web")["NetworkSettings"]
+    endpoint = settings["Networks"]["front"]
+    assert endpoint["IPAddress"] == address(net, "front", "web")
+    assert endpoint["Gateway"] == front["IPAM"]["Config"][0]["Gateway"] and endpoint["NetworkID"] == front["Id"]
+    assert endpoint["IPPrefixLen"] == int(front["IPAM"]["Config"][0]["Subnet"].split("/")[1])
+    assert endpoint["MacAddress"].startswith("02:42:") and endpoint["Aliases"] == ["www"]
+    assert endpoint["DNSNames"][:2] == ["web", "www"]
+    [binding] = settings["Ports"]["80/tcp"]
+    assert binding["HostIp"] == "127.0.0.1" and "web" in _get(int(binding["HostPort"]))
+    assert net.ok("ps", "--format", "{{.Names}} {{.Ports}}").strip() == \
+        f"web 127.0.0.1:{binding['HostPort']}->80/tcp"
+
+    net.ok("kill", "web")
+    stopped = net.inspect("web")["NetworkSettings"]
+    assert stopped["Ports"] == {} and stopped["Networks"]["front"]["IPAddress"] == ""
+    net.ok("create", "--name", "quiet", "--network", "none", BUSYBOX, "true")
+    assert list(net.inspect("quiet")["NetworkSettings"]["Networks"]) == ["none"]
