@@ -33,7 +33,7 @@ from ocispec.manifest import Descriptor
 from ocispec.reference import Reference
 
 from ..errors import DockyardError
-from ..layers.store import chain_id
+from ..layers.store import adopt_layer, chain_id
 from ..store import ImageStore
 from ..store.leases import AsyncLease
 from . import container, git, rootview, transfer
@@ -195,6 +195,16 @@ class Builder:
         infos = [self.store.layers.get(cid) for cid in chain]
         return [(str(info.path), info.overlay_xattrs) for info in infos]
 
+    async def adopt(self, chain: list[Digest], layer: LayerBlob, upper: Path) -> None:
+        """Move a staged directory in as the unpacked layer written from it (it holds
+        exactly the layer's files; with ``SOURCE_DATE_EPOCH`` the blob's clamped times
+        differ, and the blob is unpacked instead). A RUN's upper directory is not moved:
+        overlayfs keeps private attributes in it that a lower layer must not carry."""
+        parent = chain[-1] if chain else None
+        await self.lease.add(chain_id(parent, layer.diff_id))
+        await asyncio.to_thread(adopt_layer, self.store.layers.root, upper, layer.diff_id,
+                                parent, layer.content)
+
     async def unpack(self, chain: list[Digest], layer: Descriptor, diff_id: Digest) -> Digest:
         """Unpack a layer this build made or found cached; returns its chain ID."""
         parent = chain[-1] if chain else None
@@ -329,6 +339,8 @@ class StageBuild:
             layer = await asyncio.to_thread(write_layer, upper, self.b.store.blobs,
                                             self.b.options.compression, self.b.options.epoch)
             await self.b.lease.add(layer.digest)
+            if not isinstance(instruction, ins.Run) and self.b.options.epoch is None:
+                await self.b.adopt(result.chain, layer, upper)
             return CachedLayer(Descriptor(layer.media_type, layer.digest, layer.size),
                                layer.diff_id)
         finally:

@@ -200,6 +200,10 @@ def _drop_copied_up(upper: Path, points: _MountPoints) -> None:
 
 
 async def _delete(runtime: list[str], container_id: str) -> None:
+    """What ``run`` leaves when it is interrupted (it deletes the container itself when
+    it returns, so there is usually nothing to do and no process to start)."""
+    if not os.path.lexists(os.path.join(_RUNTIME_ROOT, container_id)):
+        return
     process = await asyncio.create_subprocess_exec(
         *runtime, "delete", "--force", container_id, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL)

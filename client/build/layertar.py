@@ -45,6 +45,7 @@ class LayerBlob:
     diff_id: Digest      # of the uncompressed tar
     size: int
     media_type: str      # OCI media type; ``docker_media_type`` for schema 2
+    content: int = 0     # bytes of file content in the tree it was written from
 
 
 def docker_media_type(media_type: str) -> str:
@@ -108,10 +109,12 @@ def write_layer(source: Path, blobs: BlobStore, compression: str = "gzip",
             media_type = mediatypes.OCI_LAYER_ZSTD
         sink = _Sink(compressor)
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            _TarWriter(tar, epoch).directory(source, "")
+            tree = _TarWriter(tar, epoch)
+            tree.directory(source, "")
         compressor.close()
         digest = writer.commit()
-    return LayerBlob(digest, Digest("sha256", sink.hash.hexdigest()), out.size, media_type)
+    return LayerBlob(digest, Digest("sha256", sink.hash.hexdigest()), out.size, media_type,
+                     tree.content)
 
 
 class _TarWriter:
@@ -119,6 +122,7 @@ class _TarWriter:
         self.tar = tar
         self.epoch = epoch
         self.links: dict[tuple[int, int], str] = {}
+        self.content = 0
 
     def directory(self, path: Path, prefix: str) -> None:
         if prefix and is_opaque(path):
@@ -148,6 +152,7 @@ class _TarWriter:
                 return
             self.links[key] = name
             info.size = st.st_size
+            self.content += st.st_size
             with open(path, "rb") as data:
                 self.tar.addfile(info, data)
         elif stat.S_ISLNK(st.st_mode):

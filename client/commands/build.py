@@ -206,16 +206,16 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         unused = unconsumed_build_args(dockerfile, options.build_args)
         if unused:
             print(f"[Warning] One or more build-args {unused} were not consumed", file=out)
-        async with ctx.registry_client() as client:
+        async with _Registry(ctx) as registry:
             builder = Builder(store, dockerfile, context, options, out,
-                              pull=lambda ref: _pull(store, client, ref, options.platform))
+                              pull=lambda ref: _pull(store, registry, ref, options.platform))
             try:
                 descriptor = await builder.build()
             except RunFailed as err:
                 print(f"ERROR: {err}", file=sys.stderr)
                 return err.code
             if args.push:
-                await _push(store, client, options.tags, descriptor)
+                await _push(store, registry, options.tags, descriptor)
         if args.output:
             await _export(store, options.tags, descriptor, _output_dest(args.output))
         config = await store.manifest(descriptor)
@@ -228,17 +228,38 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-async def _pull(store, client, reference, platform: str) -> None:
+class _Registry:
+    """The registry client, made on first use: a build whose base images are all in the
+    store never talks to a registry, and need not load the HTTP client at all."""
+
+    def __init__(self, ctx: "Context") -> None:
+        self.ctx = ctx
+        self.client = None
+
+    async def get(self):
+        if self.client is None:
+            self.client = await self.ctx.registry_client().__aenter__()
+        return self.client
+
+    async def __aenter__(self) -> "_Registry":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.client is not None:
+            await self.client.__aexit__(*exc)
+
+
+async def _pull(store, registry: _Registry, reference, platform: str) -> None:
     from ..platforms import Platform
     from ..progress import display_for
     from ..pull import Puller
 
     display = display_for(False, sys.stderr)
     with display:
-        await Puller(store, client, display, platform=Platform.parse(platform)).pull(reference)
+        await Puller(store, await registry.get(), display, platform=Platform.parse(platform)).pull(reference)
 
 
-async def _push(store, client, tags, descriptor) -> None:
+async def _push(store, registry: _Registry, tags, descriptor) -> None:
     from ..localimages import with_repo_digest
     from ..progress import display_for
     from ..push import Pusher
@@ -247,7 +268,7 @@ async def _push(store, client, tags, descriptor) -> None:
         raise DockyardError("--push needs a name: give one with -t")
     display = display_for(False, sys.stderr)
     with display:
-        pusher = Pusher(store, client, display)
+        pusher = Pusher(store, await registry.get(), display)
         for tag in tags:
             result = await pusher.push(tag, descriptor)
             await store.tag(tag, with_repo_digest(descriptor, result.digest))
