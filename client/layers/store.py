@@ -29,6 +29,7 @@ from ocispec.digest import Digest
 
 from client.fsutil import TEMP_PREFIX, fsync_dir, is_abandoned, remove_tree, try_lock, write_atomic
 
+from .topdir import mark_top_directory
 from .unpack import LayerError, overlay_namespace, unpack_file
 
 _METADATA = "layer.json"
@@ -196,6 +197,7 @@ def _install(root: Path, diff_id: Digest, parent: Digest | None,
         return store.get(key)
     final = root / key.hex
     root.mkdir(parents=True, exist_ok=True)
+    mark_top_directory(root)  # each layer's files in uncrowded block groups (see topdir)
     temp = root / f"{TEMP_PREFIX}{key.hex}-{uuid.uuid4().hex[:8]}"
     temp.mkdir()
     lock = os.open(temp, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

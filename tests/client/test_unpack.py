@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 import struct
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -342,3 +343,18 @@ def test_an_unprivileged_user_unpacks_and_removes_layers(tmp_path):
         assert child.exitcode == 0
     finally:
         shutil.rmtree(shared)
+
+
+def test_layers_are_spread_over_block_groups_on_ext4(tmp_path):
+    blob = tmp_path / "blob"
+    layer = tar_bytes(entry("a", data=b"x"))
+    blob.write_bytes(compress(layer, "gzip"))
+    unpack_layer(tmp_path / "layers", blob, Digest.of(layer), None)
+
+    filesystem = subprocess.run(["stat", "-f", "-c", "%T", tmp_path], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    if filesystem != "ext2/ext3":  # how stat names ext4 too
+        pytest.skip(f"{filesystem} has no FS_TOPDIR_FL")
+    attributes = subprocess.run(["lsattr", "-d", tmp_path / "layers"], capture_output=True,
+                                text=True, check=True).stdout.split()[0]
+    assert "T" in attributes
