@@ -7,7 +7,7 @@
   call it), ``crun run`` and ``runc run`` on one bundle (busybox from Debian's
   busybox-static, ``runc spec``'s configuration with a ``cgroupsPath``, so
   each runtime makes, joins and removes the same cgroup in every hierarchy);
-- client: ``dockyard run --rm`` and ``podman run --rm`` of the same busybox
+- client: ``dockyard run --rm`` (the installed command) and ``podman run --rm`` of the same busybox
   image, both with ``--network none`` (podman also with the ulimit flags it
   needs on hosts without CAP_SYS_RESOURCE, see DESIGN.md); podman keeps its
   storage in the benchmark's own directory.
@@ -42,11 +42,11 @@ IMAGE = "localhost/bench-busybox:latest"
 CGROUP_PARENT = "dockyard-bench"  # every runtime's container cgroup is /dockyard-bench/run
 
 
-def runtime_command() -> str:
-    """The installed ``dockyard-runtime``: beside this interpreter (a virtual environment's
-    bin/), else on PATH."""
-    beside = Path(sys.executable).parent / "dockyard-runtime"
-    return str(beside) if beside.exists() else (shutil.which("dockyard-runtime") or "")
+def installed(command: str) -> str:
+    """An installed dockyard command: beside this interpreter (a virtual environment's
+    bin/), else on PATH; "" when there is none."""
+    beside = Path(sys.executable).parent / command
+    return str(beside) if beside.exists() else (shutil.which(command) or "")
 
 
 def python_env() -> dict[str, str]:
@@ -66,14 +66,14 @@ class Commands:
                        "--tmpdir", str(workdir / "podman-tmp")]
 
     def runtime(self, name: str) -> Callable[[], list[str]]:
-        base = runtime_command() if name == "dockyard-runtime" else name
+        base = installed(name) if name == "dockyard-runtime" else name
         root = str(self.workdir / f"state-{name}")
         return lambda: [base, "--root", root, "run", "-b", str(self.bundle),
                         f"bench-{uuid.uuid4().hex[:12]}"]
 
     def client(self, name: str) -> Callable[[], list[str]]:
         if name == "dockyard":
-            argv = [sys.executable, "-m", "client", "--root", str(self.dockyard_root), "run",
+            argv = [installed("dockyard"), "--root", str(self.dockyard_root), "run",
                     "--rm", "--network", "none", IMAGE, "/bin/true"]
         else:
             argv = [*self.podman, "run", "--rm", *PODMAN_FLAGS, IMAGE, "/bin/true"]
@@ -150,9 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("containers need root: run as root", file=sys.stderr)
         return 2
     missing = missing_tools("crun", "runc", "podman", "/bin/busybox")
-    if missing or not runtime_command():
-        print(f"missing tools: {', '.join(missing or ['dockyard-runtime'])} (Debian packages "
-              "crun, runc, podman, busybox-static; pip install . for dockyard-runtime)",
+    missing += [c for c in ("dockyard", "dockyard-runtime") if not installed(c)]
+    if missing:
+        print(f"missing tools: {', '.join(missing)} (Debian packages crun, runc, podman, "
+              "busybox-static; pip install . for dockyard and dockyard-runtime)",
               file=sys.stderr)
         return 2
     from tests.helpers.crun import v2_controllers_bound_to_v1

@@ -33,6 +33,9 @@ def register(subcommands: argparse._SubParsersAction, name: str = "run",
 
 @docker_exit_status
 def run(args: argparse.Namespace, ctx: "Context") -> int:
+    from runtime.cgroups import warmup
+
+    warmup.start()  # see runtime.cgroups.warmup; Session.start renews it just before the cgroup
     from ..containers import lifecycle
     from ..containers.cli import store_of
     from ..containers.supervisor import Session, run_detached
