@@ -2,10 +2,10 @@
 
 ext4 places a new directory near its parent's block group, and a new file in
 its directory's group.  Without a journal, it also skips, one by one, every
-free inode of that group whose inode-table block was changed recently (a
-deleted file's inode stays "recently deleted" for hours), so creating files
-where many were recently deleted costs hundreds of microseconds each; a layer
-of a few thousand files then takes seconds of kernel time to unpack.  A
+free inode of that group deleted in the last minutes (one to six, longer while
+its inode-table block is dirty), so creating files where many were recently
+deleted costs hundreds of microseconds each; a layer of a few thousand files
+then takes seconds of kernel time to unpack.  A
 directory marked as the top of directory hierarchies (``FS_TOPDIR_FL``, what
 ``chattr +T`` sets) has its subdirectories spread by the Orlov allocator to
 groups with many free inodes and few directories instead, so each layer's
