@@ -94,13 +94,17 @@ class Copier:
                           manifest: Manifest) -> None:
         """Make ``dst`` hold what ``manifest`` references: platforms' manifests or blobs."""
         if manifest.is_index:
-            await asyncio.gather(*(self._once(dst, child.digest, partial(
-                self._copy_manifest, src, dst, child)) for child in manifest.children))
-            return
-        blobs = [b for b in (manifest.config, *manifest.layers)
-                 if b is not None and not b.is_foreign]
-        await asyncio.gather(*(self._once(dst, blob.digest, partial(
-            self._copy_blob, src, dst, blob)) for blob in blobs))
+            copies = [self._once(dst, child.digest, partial(self._copy_manifest, src, dst, child))
+                      for child in manifest.children]
+        else:
+            copies = [self._once(dst, blob.digest, partial(self._copy_blob, src, dst, blob))
+                      for blob in (manifest.config, *manifest.layers)
+                      if blob is not None and not blob.is_foreign]
+        # Every copy runs to its end before the first failure is raised: none is left
+        # running unwatched, to fail later with nobody to report it.
+        for outcome in await asyncio.gather(*copies, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _once(self, dst: RemoteRepository, digest: Digest,
                     copy: Callable[[], Awaitable[None]]) -> None:

@@ -64,8 +64,9 @@ async def test_full_copy_then_incremental_copy_moves_nothing(
     assert again.lines[-1] == ("Synced 1 tag (0 copied, 1 up to date): manifests 0 copied, "
                                "0 skipped; blobs 0 copied (0B), 0 mounted, 0 skipped")
     assert f"up to date ({first.digest})" in again.out
-    assert [m for m, path, _ in at_source() if "/full/app/" in path] == ["HEAD"]
-    assert [m for m, path, _ in at_target() if "/mirror/app/" in path] == ["HEAD"]
+    # One HEAD at each end (a transient failure may repeat it), and nothing else.
+    assert {m for m, path, _ in at_source() if "/full/app/" in path} == {"HEAD"}
+    assert {m for m, path, _ in at_target() if "/mirror/app/" in path} == {"HEAD"}
     assert not at_source("GET", "/blobs/") and not at_target("PUT") + at_target("PATCH")
 
 
