@@ -21,11 +21,9 @@ import posixpath
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from ocispec import mediatypes
 from ocispec.digest import Digest
@@ -45,10 +43,14 @@ from .dockerignore import DockerIgnore
 from .dockerfile.scope import StageScope, env_from_list, expand_from, global_args, platform_args
 from .image import DEFAULT_PATH, ImageState, timestamp
 from .layertar import LayerBlob, is_empty, write_layer
+from .progress import PlainProgress, TtyProgress
 from .runmounts import Forwarded, oci_mounts, private_directory
 
 _METADATA = (ins.Env, ins.Label, ins.Cmd, ins.Entrypoint, ins.User, ins.Expose, ins.Volume,
              ins.StopSignal, ins.Shell, ins.Healthcheck, ins.Onbuild, ins.Maintainer)
+
+
+Progress = PlainProgress | TtyProgress
 
 
 @dataclass
@@ -74,32 +76,17 @@ class StageResult:
     chain: list[Digest]           # chain IDs of its layers, bottom first
 
 
-class Output:
-    """BuildKit-style plain progress: ``#N`` step headers, output, CACHED/DONE lines."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.counter = 0
-
-    def step(self, title: str) -> int:
-        self.counter += 1
-        self.write(f"#{self.counter} {title}")
-        return self.counter
-
-    def write(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
-
-
 class Builder:
     def __init__(self, store: ImageStore, dockerfile: ins.Dockerfile, context: BuildContext,
-                 options: BuildOptions, out: TextIO = sys.stderr,
+                 options: BuildOptions, progress: Progress | None = None,
                  pull: Callable[[Reference], Awaitable[None]] | None = None) -> None:
-        """``pull`` fetches a base image the store lacks (or every one, with --pull)."""
+        """``pull`` fetches a base image the store lacks (or every one, with --pull);
+        progress defaults to plain lines on stderr."""
         self.store = store
         self.dockerfile = dockerfile
         self.context = context
         self.options = options
-        self.output = Output(out)
+        self.progress = progress or PlainProgress(sys.stderr)
         self.cache = BuildCache(store.root / "build-cache")
         self.pull = pull
         self.globals = global_args(dockerfile, options.build_args,
@@ -130,6 +117,7 @@ class Builder:
                 task.cancel()
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
             shutil.rmtree(self.scratch, ignore_errors=True)
+            self.progress.close()
         return descriptor
 
     def _target(self) -> ins.Stage:
@@ -225,8 +213,9 @@ class StageBuild:
 
     async def run(self) -> StageResult:
         source = expand_from(self.stage, self.b.globals, self.b.dockerfile)
-        self.b.output.step(f"[{self.label} 1/{self.total}] FROM {source.image}")
+        step = self.b.progress.start(f"[{self.label} 1/{self.total}] FROM {source.image}")
         result = await self._base(source)
+        self.b.progress.done(step)
         scope = StageScope(self.b.dockerfile, self.b.options.build_args, self.b.globals,
                            env=env_from_list(result.state.env))
         triggers = result.state.run_config.pop("OnBuild", None) or []
@@ -288,8 +277,7 @@ class StageBuild:
             state.history(_created_by(instruction), self.b.created, empty_layer=True)
             return StageResult(state, step_key(result.key, repr(instruction), used),
                                result.chain)
-        started = time.monotonic()
-        step = self.b.output.step(title)
+        step = self.b.progress.start(title)
         if isinstance(instruction, ins.Workdir):
             state.apply(instruction)
         content = await self._sources_key(instruction)
@@ -297,11 +285,15 @@ class StageBuild:
         cached = None if self.b.options.no_cache else self.b.cache.get(key)
         if cached is not None and (cached.layer is None
                                    or await self.b.store.has_blob(cached.layer.digest)):
-            self.b.output.write(f"#{step} CACHED")
+            self.b.progress.cached(step)
         else:
-            cached = await self._execute(result, instruction, scope, step)
+            try:
+                cached = await self._execute(result, instruction, scope, step)
+            except Exception as err:
+                self.b.progress.error(step, str(err))
+                raise
             self.b.cache.put(key, cached.layer, cached.diff_id)
-            self.b.output.write(f"#{step} DONE {time.monotonic() - started:.1f}s")
+            self.b.progress.done(step)
         chain = list(result.chain)
         if cached.layer is not None and cached.diff_id is not None:
             state.add_layer(LayerBlob(cached.layer.digest, cached.diff_id, cached.layer.size,
@@ -352,11 +344,9 @@ class StageBuild:
         workdir = state.run_config.get("WorkingDir") or "/"
         network = run.network if run.network not in (None, "default") else \
             self.b.options.network
-        started = time.monotonic()
-
         def show(chunk: bytes) -> None:
             for line in chunk.decode(errors="replace").splitlines():
-                self.b.output.write(f"#{step} {time.monotonic() - started:.3f} {line}")
+                self.b.progress.log(step, line)
 
         with contextlib.ExitStack() as stack:
             views = {}
@@ -370,12 +360,8 @@ class StageBuild:
             spec = container.RunSpec(
                 argv=container.run_argv(run, state.shell), env=env, cwd=workdir,
                 user=state.run_config.get("User") or "", network=network, mounts=mounts.mounts)
-            try:
-                return await container.run_step(work, self.b.overlay_layers(result.chain),
-                                                spec, show)
-            except container.RunFailed as err:
-                self.b.output.write(f"#{step} ERROR: {err}")
-                raise
+            return await container.run_step(work, self.b.overlay_layers(result.chain), spec,
+                                            show)
 
     async def _from(self, name: str) -> StageResult:
         """What ``--from`` names: an earlier stage, else an image (pulled if missing)."""

@@ -53,6 +53,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                              "(default: $SSH_AUTH_SOCK)")
     parser.add_argument("--network", choices=("default", "host", "none"), default="default",
                         help="RUN steps' network unless they say (default: the host's)")
+    parser.add_argument("--progress", choices=("auto", "plain", "tty", "quiet"), default="auto",
+                        help="Progress output: a live view on a terminal (tty), lines (plain)")
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="Suppress the build output and print the image ID on success")
     parser.set_defaults(run=run)
@@ -171,6 +173,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
     from ocispec.reference import Reference
 
     from ..build.builder import Builder, BuildOptions
+    from ..build.progress import progress_for
     from ..build.runmounts import Forwarded
     from ..build.container import RunFailed
     from ..build.context import BuildContext
@@ -200,14 +203,16 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
             network="none" if args.network == "none" else "host",
             forwarded=Forwarded(_secrets(args.secret, dict(os.environ)),
                                 _ssh(args.ssh, dict(os.environ))))
-        out = open(os.devnull, "w") if args.quiet else sys.stderr
+        quiet = args.quiet or args.progress == "quiet"
+        out = open(os.devnull, "w") if quiet else sys.stderr
         for warning in dockerfile.warnings:
             print(f"WARNING: {warning}", file=out)
         unused = unconsumed_build_args(dockerfile, options.build_args)
         if unused:
             print(f"[Warning] One or more build-args {unused} were not consumed", file=out)
         async with _Registry(ctx) as registry:
-            builder = Builder(store, dockerfile, context, options, out,
+            builder = Builder(store, dockerfile, context, options,
+                              progress_for("plain" if quiet else args.progress, out),
                               pull=lambda ref: _pull(store, registry, ref, options.platform))
             try:
                 descriptor = await builder.build()

@@ -227,3 +227,25 @@ def test_onbuild_triggers_run_in_the_child_build_and_copy_exclude(dockyard, tmp_
     assert names[-1] == ["src", "src/a.py", "src/pkg", "src/pkg/b.py"]
     _, config = dockyard.image("child:1")
     assert "OnBuild" not in config["config"]          # triggers are not inherited further
+
+
+def test_tty_progress_shows_steps_live_and_failures_in_full(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN echo first-line && sleep 0.3 && echo second-line
+RUN echo about-to-fail && exit 2
+"""})
+    code, _, err = dockyard.build(context, "--progress=tty")
+    assert code == 2
+    assert err.startswith("\x1b[J[+] Building ")
+    assert " => => # first-line" in err                      # the live tail of a running step
+    frames = err.split("\x1b[J")
+    final = frames[-1]
+    assert "FINISHED" not in final and "(3/3)" in final
+    assert " => [stage-0 2/3] RUN echo first-line" in final and "first-line\n" not in final
+    assert final.splitlines()[3].endswith(" ERROR")
+    assert "------\n > [stage-0 3/3] RUN echo about-to-fail && exit 2:\n#3 about-to-fail\n" \
+        in final
+    (context / "Dockerfile").write_text("FROM busybox:test\nRUN echo ok\n")
+    code, _, err = dockyard.build(context, "--progress=tty")
+    assert code == 0 and "(2/2) FINISHED" in err.split("\x1b[J")[-1]
