@@ -8,6 +8,7 @@ published with the transport's plain calls, independent of the code under test.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,16 +22,31 @@ _REQUEST = re.compile(r'"([A-Z]+) (\S+) HTTP/[\d.]+" (\d+)')
 
 
 class Requests:
-    """The requests a server logs from now on: ``(method, path, status)``."""
+    """The requests a server logs from now on: ``(method, path, status)``.
+
+    A server writes a request's line once it has answered, so a client may be
+    done before the line is there: the log is read once it has stopped growing.
+    """
 
     def __init__(self, server: RegistryProcess) -> None:
         self._server = server
-        self._start = len(server.output())
+        self._start = len(_settled(server))
 
     def __call__(self, method: str = "", part: str = "") -> list[tuple[str, str, int]]:
         found = [(m, p, int(s)) for m, p, s in _REQUEST.findall(
-            self._server.output()[self._start:])]
+            _settled(self._server)[self._start:])]
         return [r for r in found if (not method or r[0] == method) and part in r[1]]
+
+
+def _settled(server: RegistryProcess, quiet: float = 0.2) -> str:
+    """The server's log once nothing was added to it for ``quiet`` seconds."""
+    text = server.output()
+    while True:
+        time.sleep(quiet)
+        now = server.output()
+        if now == text:
+            return text
+        text = now
 
 
 def host(server: RegistryProcess) -> str:
