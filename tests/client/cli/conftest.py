@@ -22,7 +22,7 @@ from client.cli import main
 from client.transport import RegistryClient
 from registry.app import create_app
 
-from ..transport.conftest import FAST_RETRY, dockyard, home  # noqa: F401  (fixtures)
+from ..transport.conftest import FAST_RETRY, dockyard, home, secure_dockyard  # noqa: F401  (fixtures)
 
 
 @dataclass

@@ -6,7 +6,9 @@ import pytest
 
 from client.transport import RegistryClient, RetryPolicy
 from registry.app import create_app
+from registry.auth import setup
 
+from ...registry.auth.kit import load_config, token_settings
 from .fakes import TokenAuthRegistry
 
 # Retries in tests wait milliseconds, not seconds.
@@ -49,4 +51,14 @@ async def token_server(aiohttp_server, token_registry):
     """The fake token-auth registry, served; yields its ``host:port``."""
     server = await aiohttp_server(token_registry.app())
     token_registry.realm = f"http://127.0.0.1:{server.port}/token"
+    return f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+async def secure_dockyard(aiohttp_server, registry_model, tmp_path) -> str:
+    """Dockyard with token auth and its own token endpoint (tests/registry/auth/kit's users
+    and rules: alice (alice-pw) pushes and pulls team-a/*, anyone pulls public/*)."""
+    settings = token_settings(tmp_path)
+    access = setup.build(load_config(tmp_path, settings).auth)
+    server = await aiohttp_server(create_app(registry_model, access=access))
     return f"127.0.0.1:{server.port}"

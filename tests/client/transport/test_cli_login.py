@@ -11,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from client.cli import main
-from registry.app import create_app
-from registry.auth import setup
 
-from ...registry.auth.kit import load_config, token_settings
 from .fakes import TokenAuthRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -72,15 +69,6 @@ async def test_login_to_an_open_dockyard_registry(dockyard, home):
                                  stdin="pw")
     assert (code, out) == (0, "Login Succeeded\n")
     assert dockyard in stored_auths(home)
-
-
-@pytest.fixture
-async def secure_dockyard(aiohttp_server, registry_model, tmp_path) -> str:
-    """Dockyard with token auth and its own token endpoint (alice's password: alice-pw)."""
-    settings = token_settings(tmp_path)
-    access = setup.build(load_config(tmp_path, settings).auth)
-    server = await aiohttp_server(create_app(registry_model, access=access))
-    return f"127.0.0.1:{server.port}"
 
 
 async def test_login_to_a_dockyard_registry_with_auth(secure_dockyard, home):
