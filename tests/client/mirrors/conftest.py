@@ -19,7 +19,7 @@ from registry.app import create_app
 from registry.model import Registry
 from registry.storage.filesystem import FileSystemDriver
 
-from ..cli.conftest import cli, registry_api  # noqa: F401  (fixtures)
+from ..cli.conftest import Faults, cli, fault_middleware, registry_api  # noqa: F401
 from ..transport.conftest import home  # noqa: F401  (a fixture)
 
 
@@ -29,6 +29,7 @@ class Served:
 
     host: str
     requests: list[tuple[str, str]] = field(default_factory=list)
+    ranges: list[str] = field(default_factory=list)  # Range headers of the requests
 
     def asked(self, method: str = "", part: str = "") -> list[str]:
         """Paths of the requests with ``method`` (any when empty) whose path holds ``part``."""
@@ -38,10 +39,11 @@ class Served:
 
 @pytest.fixture
 async def serve(aiohttp_server, tmp_path):
-    """``await serve("name")``: a fresh registry; drivers closed after the test."""
+    """``await serve("name")``: a fresh registry (misbehaving as ``faults`` says, if given);
+    drivers closed after the test."""
     drivers = []
 
-    async def start(name: str) -> Served:
+    async def start(name: str, faults: Faults | None = None) -> Served:
         driver = FileSystemDriver(str(tmp_path / name))
         drivers.append(driver)
         served = Served("")
@@ -49,9 +51,13 @@ async def serve(aiohttp_server, tmp_path):
         @web.middleware
         async def record(request: web.Request, handler) -> web.StreamResponse:
             served.requests.append((request.method, request.path))
+            if "Range" in request.headers:
+                served.ranges.append(request.headers["Range"])
             return await handler(request)
 
-        server = await aiohttp_server(create_app(Registry(driver), middlewares=(record,)))
+        misbehave = (fault_middleware(faults),) if faults else ()
+        server = await aiohttp_server(create_app(Registry(driver),
+                                                 middlewares=(record, *misbehave)))
         served.host = f"127.0.0.1:{server.port}"
         return served
 

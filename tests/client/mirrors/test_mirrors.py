@@ -16,6 +16,7 @@ from client.store import ImageStore
 from ocispec.reference import Reference
 
 from ...helpers.oci_layout import ImageLayout
+from ..cli.conftest import Faults
 from ..cli.imagekit import add_image, files_layer, publish
 
 
@@ -169,3 +170,25 @@ def test_config_mistakes_are_named(tmp_path, document, message):
     (tmp_path / "config.json").write_text(document)
     with pytest.raises(DockyardError, match=message):
         ClientConfig.load(tmp_path, tmp_path / "none")
+
+
+async def test_blob_cut_off_by_the_mirror_continues_from_the_origin(
+        cli, serve, registry_api, client_config, tmp_path):
+    """The mirror drops the layer half-way and refuses to resume: the origin sends the
+    rest (a ranged GET from the byte reached), and the pulled layer verifies."""
+    layout = ImageLayout(tmp_path / "layout")
+    layer = files_layer(big=os.urandom(200_000))
+    manifest = add_image(layout, [layer], compression=None)
+    digest = str(next(d.digest for d in layout.walk(manifest) if d.size > 100_000))
+    faults = Faults(drop_after={digest: 64_000}, fail_resumes=True,
+                    blobs={digest: layout.read_blob(digest)})
+    origin, mirror = await serve("origin"), await serve("mirror", faults)
+    for registry in (origin, mirror):
+        await publish(registry_api, registry.host, "team/app", layout, manifest, "v1")
+    client_config({"mirrors": {origin.host: [f"http://{mirror.host}"]}})
+
+    await cli.ok("pull", f"{origin.host}/team/app:v1")
+
+    assert await stored_digest(cli, f"{origin.host}/team/app:v1") == manifest.digest
+    assert origin.asked("GET", f"/blobs/{digest}")
+    assert origin.ranges == ["bytes=64000-"]
