@@ -64,8 +64,8 @@ class Dockyard:
 
     def build(self, context: Path, cached: bool) -> None:
         flags = [] if cached else ["--no-cache"]
-        run([*self.command, "build", "-q", *flags, "-t", "app:bench", str(context)],
-            cwd=REPO_ROOT)
+        run([*self.command, "build", "-q", "--network", "host", *flags, "-t", "app:bench",
+             str(context)], cwd=REPO_ROOT)
 
 
 class Buildah:

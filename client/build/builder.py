@@ -65,7 +65,7 @@ class BuildOptions:
     compression: str = "gzip"
     docker_format: bool = False
     epoch: int | None = None          # SOURCE_DATE_EPOCH
-    network: str = "host"             # what RUN's --network=default means: host or none
+    network: str = "bridge"           # what RUN's --network=default means (network.MODES)
     forwarded: Forwarded = field(default_factory=Forwarded)  # --secret and --ssh
 
 
@@ -361,7 +361,7 @@ class StageBuild:
                 argv=container.run_argv(run, state.shell), env=env, cwd=workdir,
                 user=state.run_config.get("User") or "", network=network, mounts=mounts.mounts)
             return await container.run_step(work, self.b.overlay_layers(result.chain), spec,
-                                            show)
+                                            self.b.store.root, show)
 
     async def _from(self, name: str) -> StageResult:
         """What ``--from`` names: an earlier stage, else an image (pulled if missing)."""

@@ -26,13 +26,13 @@ from pathlib import Path
 
 from runtime.spec import default_config
 
-from ..containers import netns as namespaces, users
+from ..containers import users
 from ..containers.rootfs import mount_overlay, unmount
 from ..errors import DockyardError
 from .dockerfile import instructions as ins
 from .layertar import is_opaque
+from .network import StepNetwork, step_network
 
-_HOST_FILES = ("/etc/resolv.conf", "/etc/hosts")
 _RUNTIME_ROOT = "/run/dockyard-runtime"
 
 
@@ -51,12 +51,11 @@ class RunSpec:
     env: dict[str, str]
     cwd: str
     user: str = ""                 # the stage's USER, resolved in the container's own files
-    network: str = "host"          # host or none (the build resolves RUN's "default")
+    network: str = "host"          # a ``network.MODES`` (the build resolves RUN's "default")
     mounts: list[dict] = field(default_factory=list)  # OCI mounts for --mount
 
 
-def _config(rootfs: Path, spec: RunSpec, netns: str | None) -> dict:
-    """The step's config.json; ``netns`` is the pinned namespace of ``--network=none``."""
+def _config(rootfs: Path, spec: RunSpec, network: StepNetwork) -> dict:
     user = users.resolve(str(rootfs), spec.user or "0")
     config = default_config(spec.argv)
     config["root"] = {"path": str(rootfs), "readonly": False}
@@ -64,49 +63,42 @@ def _config(rootfs: Path, spec: RunSpec, netns: str | None) -> dict:
     env = {"HOME": user.home, **spec.env}
     config["process"].update(env=[f"{key}={value}" for key, value in env.items()],
                              cwd=spec.cwd, user=user.oci(), noNewPrivileges=False)
-    mounts = config["mounts"]
     namespaces = [ns for ns in config["linux"]["namespaces"] if ns["type"] != "network"]
-    if netns is not None:
-        namespaces.append({"type": "network", "path": netns})
-    else:
-        for path in _HOST_FILES:
-            if os.path.exists(path) and (rootfs / path.lstrip("/")).is_file():
-                mounts.append({"destination": path, "type": "bind", "source": path,
-                               "options": ["rbind", "ro"]})
+    if network.namespace is not None:
+        namespaces.append(network.namespace)
     config["linux"]["namespaces"] = namespaces
-    mounts.extend(spec.mounts)
+    config["mounts"].extend([*network.mounts, *spec.mounts])
     return config
 
 
-async def run_step(scratch: Path, layers: list[tuple[str, str]], spec: RunSpec,
+async def run_step(scratch: Path, layers: list[tuple[str, str]], spec: RunSpec, root: Path,
                    output: Callable[[bytes], Awaitable[None] | None]) -> Path:
     """Run ``spec`` over ``layers`` (bottom first, as (directory, overlay xattr namespace));
     returns the upper directory.
 
     The caller owns ``scratch`` (one fresh directory per step) and removes it;
-    a non-zero exit raises ``RunFailed``.
+    ``root`` is dockyard's root (for bridge networks); a non-zero exit raises ``RunFailed``.
     """
     if os.geteuid() != 0:
         raise DockyardError("RUN steps need root (they run in a container)")
     upper, work, rootfs = scratch / "upper", scratch / "work", scratch / "rootfs"
     for directory in (upper, work, rootfs):
         directory.mkdir(parents=True)
-    container_id = "build-" + uuid.uuid4().hex[:16]
+    unique = uuid.uuid4().hex
+    container_id = "build-" + unique[:16]
     runtime = [sys.executable, "-m", "runtime", "--root", _RUNTIME_ROOT]
-    netns = str(scratch / "netns") if spec.network == "none" else None
     points = _MountPoints()
     mount_overlay(layers, str(upper), str(work), str(rootfs))
     try:
-        if netns is not None:
-            namespaces.create(netns)
-        config = _config(rootfs, spec, netns)
-        points = _prepare_targets(rootfs, config["mounts"])
-        (scratch / "config.json").write_text(json.dumps(config))
-        code = await _run(runtime, scratch, container_id, output)
+        async with step_network(spec.network, root, unique, scratch, rootfs) as network:
+            config = _config(rootfs, spec, network)
+            points = _prepare_targets(rootfs, config["mounts"])
+            (scratch / "config.json").write_text(json.dumps(config))
+            try:
+                code = await _run(runtime, scratch, container_id, output)
+            finally:
+                await _delete(runtime, container_id)
     finally:
-        await _delete(runtime, container_id)
-        if netns is not None:
-            namespaces.remove(netns)
         _remove_created(points)
         unmount(str(rootfs))
         _drop_copied_up(upper, points)

@@ -51,8 +51,10 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--ssh", action="append", default=[], metavar="default|ID[=SOCKET]",
                         help="An SSH agent socket for RUN --mount=type=ssh "
                              "(default: $SSH_AUTH_SOCK)")
-    parser.add_argument("--network", choices=("default", "host", "none"), default="default",
-                        help="RUN steps' network unless they say (default: the host's)")
+    parser.add_argument("--network", choices=("default", "bridge", "host", "none"),
+                        default="default",
+                        help="RUN steps' network unless they say (default: a namespace of "
+                             "their own on the default bridge)")
     parser.add_argument("--progress", choices=("auto", "plain", "tty", "quiet"), default="auto",
                         help="Progress output: a live view on a terminal (tty), lines (plain)")
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -200,7 +202,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
             platform=args.platform or str(host_platform()),
             labels=_pairs(args.label, "--label"), compression=args.compress,
             docker_format=args.format == "docker", epoch=int(epoch) if epoch else None,
-            network="none" if args.network == "none" else "host",
+            network="bridge" if args.network == "default" else args.network,
             forwarded=Forwarded(_secrets(args.secret, dict(os.environ)),
                                 _ssh(args.ssh, dict(os.environ))))
         quiet = args.quiet or args.progress == "quiet"

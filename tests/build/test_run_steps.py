@@ -87,6 +87,26 @@ RUN --network=none cat /proc/net/dev > /none
     assert _interfaces(dockyard.read("net:2", "none")) == ["lo"]
 
 
+def test_default_network_is_a_namespace_on_the_bridge(dockyard, tmp_path):
+    from tests.helpers.networks import IsolatedNetworks
+
+    networks = IsolatedNetworks(dockyard.root)  # a bridge and nftables table of its own
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN ip -o -4 addr show > /addr && cat /etc/hostname > /name
+"""})
+    try:
+        code, _, err = dockyard.build(context, "--network=default", "-t", "bridge:1")
+    finally:
+        left = networks.teardown()
+    assert code == 0, err
+    assert left == []                                  # no veth, table or address record kept
+    gateway = networks.settings["bip"].rsplit(".", 1)[0] + "."
+    addresses = dockyard.read("bridge:1", "addr")
+    assert " lo " in addresses and f"inet {gateway}" in addresses
+    assert dockyard.read("bridge:1", "name") == "buildkitsandbox\n"
+
+
 def test_user_workdir_env_carried_into_dockyard_run(dockyard, tmp_path):
     context = write_context(tmp_path / "ctx", {"Dockerfile": """\
 FROM busybox:test
