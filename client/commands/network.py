@@ -31,8 +31,12 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     create = group.add_parser("create", help="Create a network", description="Create a network")
     create.add_argument("name", metavar="NETWORK")
     create.add_argument("-d", "--driver", default="bridge", help="Driver to manage the Network")
-    create.add_argument("--subnet", help="Subnet in CIDR format that represents a network segment")
-    create.add_argument("--gateway", help="IPv4 Gateway for the master subnet")
+    create.add_argument("--subnet", action="append", default=[],
+                        help="Subnet in CIDR format that represents a network segment "
+                             "(one IPv4, and one IPv6 with --ipv6)")
+    create.add_argument("--gateway", action="append", default=[],
+                        help="IPv4 or IPv6 Gateway for the master subnet")
+    create.add_argument("--ipv6", action="store_true", help="Enable or disable IPv6 networking")
     create.add_argument("--internal", action="store_true",
                         help="Restrict external access to the network")
     create.add_argument("-o", "--opt", action="append", default=[], metavar="KEY=VALUE",
@@ -90,11 +94,31 @@ def networks(ctx: "Context") -> "Networks":
 
 
 def run_create(args: argparse.Namespace, ctx: "Context") -> int:
+    subnets, gateways = _by_version(args.subnet, "--subnet"), _by_version(args.gateway, "--gateway")
     network = networks(ctx).create_network(
-        args.name, subnet=args.subnet, gateway=args.gateway, driver=args.driver,
-        internal=args.internal, options=_pairs(args.opt, "--opt"), labels=_pairs(args.label, "--label"))
+        args.name, subnet=subnets.get(4), gateway=gateways.get(4), driver=args.driver,
+        internal=args.internal, options=_pairs(args.opt, "--opt"), labels=_pairs(args.label, "--label"),
+        ipv6=args.ipv6, subnet6=subnets.get(6), gateway6=gateways.get(6))
     print(network.id)
     return 0
+
+
+def _by_version(values: list[str], flag: str) -> dict[int, str]:
+    """At most one IPv4 and one IPv6 value of a repeatable flag, by IP version."""
+    from ipaddress import ip_address
+
+    from ..errors import DockyardError
+
+    found: dict[int, str] = {}
+    for value in values:
+        try:
+            version = ip_address(value.split("/")[0]).version
+        except ValueError:
+            raise DockyardError(f"invalid {flag} {value!r}") from None
+        if version in found:
+            raise DockyardError(f"{flag}: one IPv{version} value at most")
+        found[version] = value
+    return found
 
 
 def run_ls(args: argparse.Namespace, ctx: "Context") -> int:
@@ -212,16 +236,20 @@ def describe(manager: "Networks", network: "Network") -> dict[str, Any]:
             prefix = network.subnet.split("/")[1]
             containers[record.id] = {"Name": record.name, "EndpointID": endpoint.veth or "",
                                      "MacAddress": endpoint.mac or "",
-                                     "IPv4Address": f"{endpoint.ip}/{prefix}", "IPv6Address": ""}
+                                     "IPv4Address": f"{endpoint.ip}/{prefix}",
+                                     "IPv6Address": f"{endpoint.ip6}/{network.subnet6.split('/')[1]}"
+                                     if endpoint.ip6 else ""}
     driver = PSEUDO_DRIVERS.get(network.name, network.driver)
     config = [] if network.name in PSEUDO_DRIVERS else [{"Subnet": network.subnet,
                                                          "Gateway": network.gateway}]
+    if network.ipv6:
+        config.append({"Subnet": network.subnet6, "Gateway": network.gateway6})
     options = dict(network.options)
     if network.name not in PSEUDO_DRIVERS:
         options.setdefault("com.docker.network.bridge.name", network.bridge)
     return {
         "Name": network.name, "Id": network.id, "Created": network.created, "Scope": "local",
-        "Driver": driver, "EnableIPv4": True, "EnableIPv6": False,
+        "Driver": driver, "EnableIPv4": True, "EnableIPv6": network.ipv6,
         "IPAM": {"Driver": "default", "Options": {}, "Config": config},
         "Internal": network.internal, "Attachable": False, "Ingress": False,
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
@@ -254,7 +282,7 @@ def _lookup(manager: "Networks", ref: str) -> "Network":
 
 def _summary(network: "Network", no_trunc: bool) -> dict[str, Any]:
     return {"ID": network.id if no_trunc else network.id[:12], "Name": network.name,
-            "Driver": network.driver, "Scope": "local", "IPv6": "false",
+            "Driver": network.driver, "Scope": "local", "IPv6": str(network.ipv6).lower(),
             "Internal": str(network.internal).lower(), "CreatedAt": network.created,
             "Labels": ",".join(f"{k}={v}" for k, v in network.labels.items())}
 

@@ -40,7 +40,7 @@ def network_settings(store: ContainerStore, record: dict) -> dict:
         "SandboxID": "",
         "SandboxKey": store.path(record["Id"], "netns") if record["State"]["Running"]
         and mode not in ("host",) and not mode.startswith("container:") else "",
-        "Ports": ports(record, attached) if running else {},
+        "Ports": ports(record, attached, networks) if running else {},
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
@@ -53,14 +53,24 @@ def network_settings(store: ContainerStore, record: dict) -> dict:
     }
 
 
-def ports(record: dict, attached: Container | None) -> dict[str, list[dict] | None]:
+def ports(record: dict, attached: Container | None,
+          networks: dict[str, Network]) -> dict[str, list[dict] | None]:
     """``NetworkSettings.Ports``: each exposed or published port, with its host bindings
-    (None for a port exposed but not published)."""
+    (None for a port exposed but not published); a port published on every address of a
+    container with IPv6 is bound on ``::`` too, as Docker shows it."""
+    from runtime.network.manager import gateway_endpoint
+
     found: dict[str, list[dict] | None] = {key: None for key in record["Config"].get("ExposedPorts") or {}}
-    for binding in attached.published if attached is not None else []:
+    if attached is None:
+        return found
+    gateway = gateway_endpoint(attached, networks)
+    for binding in attached.published:
         key = f"{binding.container_port}/{binding.proto}"
-        found[key] = [*(found.get(key) or []), {"HostIp": binding.host_ip or "0.0.0.0",
-                                                "HostPort": str(binding.host_port)}]
+        hosts = [binding.host_ip or "0.0.0.0"]
+        if not binding.host_ip and gateway is not None and gateway.ip6:
+            hosts.append("::")
+        found[key] = [*(found.get(key) or []),
+                      *({"HostIp": host, "HostPort": str(binding.host_port)} for host in hosts)]
     return found
 
 
@@ -68,9 +78,10 @@ def ports_column(store: ContainerStore, record: dict) -> str:
     """``docker ps``'s PORTS: ``0.0.0.0:8080->80/tcp, 443/tcp`` for a running container."""
     if not record["State"]["Running"]:
         return ""
-    attached, _ = _attached(store, record)
+    attached, networks = _attached(store, record)
     shown = []
-    for key, bindings in sorted(ports(record, attached).items(), key=lambda item: _port_order(item[0])):
+    for key, bindings in sorted(ports(record, attached, networks).items(),
+                                key=lambda item: _port_order(item[0])):
         shown += [f"{b['HostIp']}:{b['HostPort']}->{key}" for b in bindings] if bindings else [key]
     return ", ".join(shown)
 
@@ -96,6 +107,7 @@ def _endpoint(asked: dict, network_id: str, endpoint: Endpoint | None = None,
     from runtime.network.manager import DEFAULT_NETWORK
 
     ip = endpoint.ip if endpoint is not None else None
+    ip6 = endpoint.ip6 if endpoint is not None and network is not None else None
     user_defined = network is not None and network.name != DEFAULT_NETWORK
     dns_names = None
     if user_defined and ip and container is not None:
@@ -111,9 +123,9 @@ def _endpoint(asked: dict, network_id: str, endpoint: Endpoint | None = None,
         "Gateway": network.gateway if ip and network is not None else "",
         "IPAddress": ip or "",
         "IPPrefixLen": int(network.subnet.split("/")[1]) if ip and network is not None else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": network.gateway6 or "" if ip6 else "",
+        "GlobalIPv6Address": ip6 or "",
+        "GlobalIPv6PrefixLen": int(network.subnet6.split("/")[1]) if ip6 else 0,
         "DNSNames": dns_names,
     }
 

@@ -90,13 +90,17 @@ class Networks:
     def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
                        driver: str = BRIDGE_DRIVER, internal: bool = False,
                        options: dict[str, str] | None = None,
-                       labels: dict[str, str] | None = None) -> Network:
-        """A user-defined bridge network, its bridge and rules (``network create``)."""
+                       labels: dict[str, str] | None = None, ipv6: bool = False,
+                       subnet6: str | None = None, gateway6: str | None = None) -> Network:
+        """A user-defined bridge network, its bridge and rules (``network create``);
+        ``ipv6``: dual stack, on ``subnet6`` or a random unique local /64."""
         if driver != BRIDGE_DRIVER:
             raise NetworkError(f"driver {driver!r} is not supported: only bridge")
         if not _NAME.fullmatch(name):
             raise NetworkError(f"invalid network name {name!r}: letters, digits, '_', '.', '-'")
         options = dict(options or {})
+        if (subnet6 or gateway6) and not ipv6:
+            raise NetworkError("an IPv6 subnet or gateway needs --ipv6")
         with self.store.locked():
             if name in BUILTIN or self._by_name(name):
                 raise NetworkError(f"network with name {name} already exists")
@@ -114,6 +118,8 @@ class Networks:
             network = Network(id=network_id, name=name, bridge=bridge, subnet=str(net),
                               gateway=str(gw), created=_now(), internal=internal,
                               options=options, labels=dict(labels or {}))
+            if ipv6:
+                self._add_ipv6(network, subnet6, gateway6)
             self.store.save_network(network, durable=True)
             try:
                 self._ensure_bridges([network])
@@ -122,6 +128,13 @@ class Networks:
                 self._delete_network(network)
                 raise
         return network
+
+    def _add_ipv6(self, network: Network, subnet6: str | None, gateway6: str | None) -> None:
+        net6 = ipam.parse_subnet(subnet6, version=6) if subnet6 else ipam.random_ula()
+        if any(n.subnet6 and net6.overlaps(ip_network(n.subnet6)) for n in self.store.networks()):
+            raise NetworkError(f"Pool overlaps with other one on this address space: {net6}")
+        gw6 = ipam.parse_address(gateway6, net6, "gateway") if gateway6 else net6.network_address + 1
+        network.subnet6, network.gateway6 = str(net6), str(gw6)
 
     def list_networks(self) -> list[Network]:
         """Stored networks, with the default bridge network even before its first use."""
@@ -272,7 +285,7 @@ class Networks:
             ipam.release(network, record.id)
             self.store.save_network(network)
             record.endpoints.remove(endpoint)
-            if _gateway_endpoint(record, self._networks_of(record)) is None:
+            if gateway_endpoint(record, self._networks_of(record)) is None:
                 record.published = []  # no way in left
             self.store.save_container(record)
             if record.attached:
@@ -381,7 +394,7 @@ class Networks:
         networks = {e.network: self.store.network(e.network) for e in record.endpoints}
         for endpoint in record.endpoints:
             self._allocate(record, endpoint, networks[endpoint.network])
-        first = _gateway_endpoint(record, networks)
+        first = gateway_endpoint(record, networks)
         if first is not None:
             self._publish(record)
         self.store.save_container(record)  # before the kernel: it names all that is made
@@ -400,7 +413,7 @@ class Networks:
         """One more endpoint on a container that is attached already (``connect``); the
         first way out a container gets carries its default route and published ports."""
         self._allocate(record, endpoint, network)
-        gateway = _gateway_endpoint(record, self._networks_of(record)) is endpoint
+        gateway = gateway_endpoint(record, self._networks_of(record)) is endpoint
         if gateway:
             self._publish(record)
         self.store.save_container(record)
@@ -423,13 +436,16 @@ class Networks:
         endpoint.ifname = f"eth{index}"
         endpoint.veth = f"dy{record.id[:12]}" if index == 0 else f"dy{record.id[:11]}_{index}"
         endpoint.ip = ipam.allocate(network, record.id, endpoint.requested_ip)
+        endpoint.ip6 = ipam.allocate(network, record.id, version=6) if network.ipv6 else None
         endpoint.mac = endpoint.requested_mac or _mac_for(endpoint.ip)
 
     def _plug(self, record: Container, endpoint: Endpoint, network: Network, gateway: bool) -> None:
         from . import netlink
+        addresses = [(endpoint.ip, ip_network(network.subnet).prefixlen, network.gateway)]
+        if endpoint.ip6:
+            addresses.append((endpoint.ip6, ip_network(network.subnet6).prefixlen, network.gateway6))
         netlink.add_endpoint(record.netns, network.bridge, endpoint.veth, endpoint.ifname,
-                             endpoint.ip, ip_network(network.subnet).prefixlen, endpoint.mac,
-                             self._mtu(network), network.gateway if gateway else None)
+                             addresses, endpoint.mac, self._mtu(network), gateway)
 
     def _attach_host(self, record: Container) -> Attachment:
         """--network host: the host's hosts file (plus --add-host) and resolvers, loopback ones too."""
@@ -471,7 +487,7 @@ class Networks:
                     ipam.release(network, record.id)
                     self.store.save_network(network)
                 touched.add(endpoint.network)
-                endpoint.ip = endpoint.mac = endpoint.veth = endpoint.ifname = None
+                endpoint.ip = endpoint.ip6 = endpoint.mac = endpoint.veth = endpoint.ifname = None
         had_ports = bool(record.published)
         record.netns, record.published = None, []
         if self.store.container(record.id) is not None:
@@ -484,8 +500,10 @@ class Networks:
         from . import netlink
         settings = self.store.settings
         for network in networks:
-            netlink.ensure_bridge(network.bridge, network.gateway, ip_network(network.subnet).prefixlen,
-                                  self._mtu(network))
+            addresses = [(network.gateway, ip_network(network.subnet).prefixlen)]
+            if network.ipv6:
+                addresses.append((network.gateway6, ip_network(network.subnet6).prefixlen))
+            netlink.ensure_bridge(network.bridge, addresses, self._mtu(network))
         if settings.ip_forward and netlink.write_sysctl("net/ipv4/ip_forward", "1") == "0":
             (self.store.dir / _FORWARDING_MARK).touch()
 
@@ -504,10 +522,13 @@ class Networks:
         forwards = []
         by_id = {n.id: n for n in networks}
         for record in self.store.containers():
-            first = _gateway_endpoint(record, by_id)
+            first = gateway_endpoint(record, by_id)
             if first is not None and first.ip:
-                forwards += [nft.Forward(b.proto, b.host_ip, b.host_port, first.ip,
-                                         b.container_port, record.id) for b in record.published]
+                forwards += [nft.Forward(b.proto, b.host_ip, b.host_port, target,
+                                         b.container_port, record.id) for b in record.published
+                             for target in (first.ip, first.ip6)
+                             if target and (not b.host_ip or ip_address(b.host_ip).version
+                                            == ip_address(target).version)]
         nft.apply_changed(table, nft.render(table, networks, forwards,
                                             drop_foreign=(self.store.dir / _FORWARDING_MARK).exists()),
                           force)
@@ -526,15 +547,16 @@ class Networks:
 
     def _write_hosts(self, record: Container, everyone: list[Container],
                      base: str = files.LOCALHOST) -> None:
-        own = [(e.ip, record.hostname) for e in record.endpoints if e.ip]
+        own = [(ip, record.hostname) for e in record.endpoints for ip in (e.ip, e.ip6) if ip]
         peers = []
         for endpoint in record.endpoints:
             if endpoint.ip is None or endpoint.network == builtin_id(DEFAULT_NETWORK):
                 continue  # the default bridge network has no name resolution, as in Docker
             for other in everyone:
                 theirs = other.endpoint(endpoint.network) if other.id != record.id else None
-                if theirs is not None and theirs.ip:
-                    peers.append((theirs.ip, [other.name, *theirs.aliases, other.id[:12]]))
+                for ip in (theirs.ip, theirs.ip6) if theirs is not None else ():
+                    if ip:
+                        peers.append((ip, [other.name, *theirs.aliases, other.id[:12]]))
         extra = [h.replace("host-gateway", self._gateway(record)) for h in record.extra_hosts]
         files.write_in_place(self._path(record, "hosts"), files.hosts(own, extra, peers, base))
 
@@ -560,7 +582,7 @@ class Networks:
         return {f"/etc/{name}": self._path(record, name) for name in ("hosts", "resolv.conf", "hostname")}
 
 
-def _gateway_endpoint(record: Container, networks: dict[str, Network]) -> Endpoint | None:
+def gateway_endpoint(record: Container, networks: dict[str, Network]) -> Endpoint | None:
     """Docker's gateway endpoint: the first on a network that is not ``--internal``.  It
     carries the default route and the published ports; a container only on internal
     networks has neither, so nothing outside its networks reaches it or is reached."""

@@ -41,8 +41,15 @@ class Network:
     internal: bool = False  # no masquerading, no way out
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
-    allocations: dict[str, str] = field(default_factory=dict)  # address -> container id
+    allocations: dict[str, str] = field(default_factory=dict)  # address (v4 or v6) -> container id
     last: str | None = None  # the last address handed out; the next search starts after it
+    subnet6: str | None = None   # --ipv6: "fd12:3456:789a:1::/64"
+    gateway6: str | None = None
+    last6: str | None = None
+
+    @property
+    def ipv6(self) -> bool:
+        return self.subnet6 is not None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> "Network":
@@ -61,6 +68,7 @@ class Endpoint:
     requested_ip: str | None = None    # --ip
     requested_mac: str | None = None   # --mac-address
     ip: str | None = None              # while attached
+    ip6: str | None = None             # while attached, on an IPv6 network
     mac: str | None = None
     ifname: str | None = None          # inside the container: eth0, eth1, ...
     veth: str | None = None            # host end of the veth pair

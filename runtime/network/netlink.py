@@ -19,6 +19,7 @@ import errno
 import importlib
 import importlib.util
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,10 +61,12 @@ from pyroute2.iproute.linux import IPRoute  # noqa: E402
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 
 _HAIRPIN = 1  # IFLA_BRPORT_MODE: a container may reach itself through a published port
+_IFA_F_NODAD = 0x02
 
 
-def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
-    """Create the bridge with its gateway address, up, if it is not there already."""
+def ensure_bridge(name: str, addresses: list[tuple[str, int]], mtu: int) -> None:
+    """Create the bridge with its gateway addresses (address, prefixlen), up, if it is
+    not there already."""
     with IPRoute() as ipr:
         found = ipr.link_lookup(ifname=name)
         if found:
@@ -71,8 +74,9 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
         else:
             ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
             index = ipr.link_lookup(ifname=name)[0]
-        if not ipr.get_addr(index=index, address=gateway):
-            ipr.addr("add", index=index, address=gateway, prefixlen=prefixlen)
+        for address, prefixlen in addresses:
+            if not ipr.get_addr(index=index, address=address):
+                _add_address(ipr, index, address, prefixlen)
         ipr.link("set", index=index, state="up")
     # Forward what comes in on the bridge (containers' traffic out, and between
     # networks until the nftables rules drop it); take 127.0.0.0/8-sourced
@@ -94,10 +98,11 @@ def link_exists(name: str) -> bool:
         return bool(ipr.link_lookup(ifname=name))
 
 
-def add_endpoint(namespace: str, bridge: str, veth: str, ifname: str, address: str,
-                 prefixlen: int, mac: str, mtu: int, gateway: str | None) -> None:
-    """A veth pair from the bridge into the namespace: ``ifname`` inside with
-    address/prefixlen and mac, and (with gateway) the default route through it."""
+def add_endpoint(namespace: str, bridge: str, veth: str, ifname: str,
+                 addresses: list[tuple[str, int, str]], mac: str, mtu: int, default_route: bool) -> None:
+    """A veth pair from the bridge into the namespace: ``ifname`` inside with mac and
+    addresses (address, prefixlen, gateway: one IPv4, perhaps one IPv6) and, with
+    default_route, the default routes through the gateways."""
     with IPRoute() as ipr:
         fd = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -112,10 +117,23 @@ def add_endpoint(namespace: str, bridge: str, veth: str, ifname: str, address: s
     with _iproute_in(namespace) as ipr:
         ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
         inner = ipr.link_lookup(ifname=ifname)[0]
-        ipr.addr("add", index=inner, address=address, prefixlen=prefixlen)
+        for address, prefixlen, _ in addresses:
+            _add_address(ipr, inner, address, prefixlen)
         ipr.link("set", index=inner, state="up")
-        if gateway is not None:
-            ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+        for address, _, gateway in addresses if default_route else ():
+            v6 = ":" in address
+            ipr.route("add", dst="::/0" if v6 else "0.0.0.0/0", gateway=gateway,
+                      family=socket.AF_INET6 if v6 else socket.AF_INET)
+
+
+def _add_address(ipr: IPRoute, index: int, address: str, prefixlen: int) -> None:
+    """An address on a link; IPv6 ones without duplicate address detection (Docker's
+    choice too: the address is Dockyard's to give, and DAD would hold it back ~1 s)."""
+    if ":" in address:
+        ipr.addr("add", index=index, address=address, prefixlen=prefixlen, family=socket.AF_INET6,
+                 flags=_IFA_F_NODAD)
+    else:
+        ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
 
 
 def remove_interface(namespace: str, ifname: str) -> None:

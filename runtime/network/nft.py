@@ -1,6 +1,6 @@
 """Dockyard's nftables table: published ports, masquerading, isolation between networks.
 
-Everything lives in one table of its own (``table ip dockyard`` by default),
+Everything lives in one table of its own (``table inet dockyard`` by default: IPv4 and IPv6),
 so no other rule on the host is ever read, changed or reordered.  The table
 is not edited rule by rule: it is rendered whole from the network records
 and replaced in one nftables transaction (declare, delete, declare again with
@@ -19,7 +19,12 @@ global ``net.ipv4.ip_forward`` (IPv4's per-interface switch only governs what
 comes *in* on an interface, and replies come in on the uplink).  Docker
 switches it on and, when it was the one to do so, drops any forwarding that
 does not involve its bridges so the host does not turn into a router for
-everything else; Dockyard does the same (``drop_foreign``).
+everything else; Dockyard does the same (``drop_foreign``).  IPv6 forwarding
+is left to the host's administrator: switching ``net.ipv6.conf.all.forwarding``
+on also stops the host from accepting router advertisements, which could cut
+its own IPv6 connectivity.  Containers on an IPv6 network talk to each other
+and to the host over IPv6 without it, and the masquerading rules for their
+traffic out are in place for when it is on.
 
 The rules go to the kernel through libnftables (``nft``'s own library, from
 Debian's libnftables1) over ctypes: no process to start per change, and the
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
     from .model import Network
 
 _LIBRARY = "libnftables.so.1"
+FAMILY = "inet"  # one table for IPv4 and IPv6
+_NFPROTO = {"ip": "ipv4", "ip6": "ipv6"}
 APPLIED_DIR = "/run/dockyard/nftables"  # <table>: the script applied last
 
 
@@ -79,19 +86,21 @@ def render(table: str, networks: Sequence["Network"], forwards: Sequence[Forward
         if network.internal:  # no way out, no way in, no masquerading
             forward.append(f"iifname {br} oifname != {br} counter drop")
             forward.append(f"oifname {br} iifname != {br} counter drop")
-        else:
-            postrouting.append(f"oifname {br} ip saddr 127.0.0.0/8 masquerade")
-            postrouting.append(f"oifname {br} ip saddr {network.subnet} ct status dnat masquerade")
-            postrouting.append(f"ip saddr {network.subnet} oifname != {br} masquerade")
+            continue
+        postrouting.append(f"oifname {br} ip saddr 127.0.0.0/8 masquerade")
+        subnets = [("ip", network.subnet)] + ([("ip6", network.subnet6)] if network.subnet6 else [])
+        for family, subnet in subnets:
+            postrouting.append(f"oifname {br} {family} saddr {subnet} ct status dnat masquerade")
+            postrouting.append(f"{family} saddr {subnet} oifname != {br} masquerade")
     forward += [f"iifname {ours} accept",
                 f"oifname {ours} ct state established,related accept",
                 f"oifname {ours} counter drop"]
-    if drop_foreign:
-        forward.append("counter drop")
+    if drop_foreign:  # IPv4 only: Dockyard never switches IPv6 forwarding on
+        forward.append("meta nfproto ipv4 counter drop")
     return "\n".join([
-        f"table ip {table} {{}}",
-        f"delete table ip {table}",
-        f"table ip {table} {{",
+        f"table {FAMILY} {table} {{}}",
+        f"delete table {FAMILY} {table}",
+        f"table {FAMILY} {table} {{",
         _chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
                ["fib daddr type local jump published"]),
         _chain("output", "type nat hook output priority -100; policy accept;",
@@ -105,7 +114,7 @@ def render(table: str, networks: Sequence["Network"], forwards: Sequence[Forward
 
 def delete_script(table: str) -> str:
     """The script that removes the table, whether or not it exists."""
-    return f"table ip {table} {{}}\ndelete table ip {table}\n"
+    return f"table {FAMILY} {table} {{}}\ndelete table {FAMILY} {table}\n"
 
 
 def remove(table: str) -> None:
@@ -159,8 +168,9 @@ def available() -> bool:
 
 
 def _dnat(f: Forward) -> str:
-    match = f"ip daddr {f.host_ip} " if f.host_ip else ""
-    return (f"{match}{f.proto} dport {f.host_port} dnat to {f.target_ip}:{f.target_port} "
+    family, target = ("ip6", f"[{f.target_ip}]") if ":" in f.target_ip else ("ip", f.target_ip)
+    match = f"{family} daddr {f.host_ip}" if f.host_ip else f"meta nfproto {_NFPROTO[family]}"
+    return (f"{match} {f.proto} dport {f.host_port} dnat {family} to {target}:{f.target_port} "
             f'comment "{f.container_id}"')
 
 

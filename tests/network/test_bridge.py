@@ -48,7 +48,7 @@ def test_containers_on_different_networks_cannot_reach_each_other(sandbox) -> No
     assert "hello" not in refused.stdout
     # the bridges forward (per-interface forwarding is on), so it is Dockyard's rule that drops
     table = sandbox.settings["nftables-table"]
-    ruleset = subprocess.run(["nft", "list", "chain", "ip", table, "forward"],
+    ruleset = subprocess.run(["nft", "list", "chain", "inet", table, "forward"],
                              capture_output=True, text=True, check=True).stdout
     drops = [line for line in ruleset.splitlines() if "oifname" in line and "iifname" in line
              and "drop" in line and "packets 0 " not in line]
@@ -136,6 +136,27 @@ def outside(sandbox):
     sandbox.serve(world, 8080, "outside")
     yield f"10.215.{third}.2"
     subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+
+
+def test_an_ipv6_network_is_dual_stack_and_publishes_on_both(sandbox) -> None:
+    prefix = f"fd00:{os.urandom(2).hex()}:{os.urandom(2).hex()}:1"
+    net = sandbox.networks.create_network("six", ipv6=True, subnet6=f"{prefix}::/64")
+    port = _free_port()
+    web = sandbox.start("web", network="six", publish=[f"{port}:8080"])
+    client = sandbox.start("client", network="six")
+    sandbox.serve(web, 8080, "over six")
+
+    web6 = web.run("ip", "-o", "-6", "addr", "show", "eth0", "scope", "global").stdout.split()[3]
+    assert web6 == f"{prefix}::2/64" and net.gateway6 == f"{prefix}::1"
+    assert f"{prefix}::2\tweb " in client.hosts() and f"{_address(web)}\tweb " in client.hosts()
+    assert "over six" in http_get(client, f"{prefix}::2", 8080).stdout
+    assert f"default via {net.gateway6}" in client.run("ip", "-6", "route").stdout
+    # the published port on the host's IPv6 address on the bridge, and on 127.0.0.1 as before
+    assert "over six" in _get_loopback(port, host=net.gateway6)
+    assert "over six" in _get_loopback(port)
+    with pytest.raises(Exception, match="IPv6 subnet or gateway needs --ipv6"):
+        sandbox.networks.create_network("half", subnet6="fd00:1::/64")
+    assert sandbox.networks.create_network("ula", ipv6=True).subnet6.startswith("fd")
 
 
 def test_connect_and_disconnect_change_interfaces_and_names(sandbox) -> None:
@@ -289,8 +310,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _get_loopback(port: int) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+def _get_loopback(port: int, host: str = "127.0.0.1") -> str:
+    with socket.create_connection((host, port), timeout=5) as sock:
         sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
         chunks = []
         while chunk := sock.recv(65536):
@@ -299,5 +320,5 @@ def _get_loopback(port: int) -> str:
 
 
 def _ruleset(table: str) -> str:
-    return subprocess.run(["nft", "list", "table", "ip", table], capture_output=True,
+    return subprocess.run(["nft", "list", "table", "inet", table], capture_output=True,
                           text=True).stdout

@@ -116,7 +116,7 @@ def test_nothing_leaks_after_the_client_is_killed(net) -> None:
     networks = Networks(net.root)
     assert networks.network("bridge").allocations == {}
     assert networks.store.container(container_id) is None
-    table = subprocess.run(["nft", "list", "chain", "ip", networks.store.settings.table, "published"],
+    table = subprocess.run(["nft", "list", "chain", "inet", networks.store.settings.table, "published"],
                            capture_output=True, text=True).stdout
     assert "dnat" not in table
 

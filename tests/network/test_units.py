@@ -54,7 +54,7 @@ def test_requested_addresses_are_checked() -> None:
 
 def test_subnets_are_parsed_strictly_and_chosen_around_what_is_in_use() -> None:
     assert ipam.parse_subnet("10.1.2.0/24") == IPv4Network("10.1.2.0/24")
-    for bad, message in (("10.1.2.1/24", "should be 10.1.2.0/24"), ("fd00::/64", "only IPv4"),
+    for bad, message in (("10.1.2.1/24", "should be 10.1.2.0/24"), ("fd00::/64", "expected an IPv4 CIDR"),
                          ("10.1.2.0/31", "too small"), ("x", "invalid subnet")):
         with pytest.raises(NetworkError, match=message):
             ipam.parse_subnet(bad)
@@ -103,16 +103,20 @@ def test_hosts_file_lists_localhost_extra_hosts_self_and_peers(tmp_path) -> None
 def test_ruleset_is_one_table_replaced_whole() -> None:
     a, b = _network("10.1.0.0/24"), _network("10.2.0.0/24")
     b.bridge, b.internal = "dyy", True
-    script = nft.render("dyk", [a, b], [nft.Forward("tcp", "127.0.0.1", 8080, "10.1.0.2", 80, "cid")],
+    a.subnet6 = "fd00:1::/64"
+    script = nft.render("dyk", [a, b], [nft.Forward("tcp", "127.0.0.1", 8080, "10.1.0.2", 80, "cid"),
+                                        nft.Forward("udp", "", 53, "fd00:1::2", 5353, "cid")],
                         drop_foreign=True)
     lines = [line.strip() for line in script.splitlines()]
-    assert lines[:3] == ["table ip dyk {}", "delete table ip dyk", "table ip dyk {"]
-    assert 'ip daddr 127.0.0.1 tcp dport 8080 dnat to 10.1.0.2:80 comment "cid"' in lines
+    assert lines[:3] == ["table inet dyk {}", "delete table inet dyk", "table inet dyk {"]
+    assert 'ip daddr 127.0.0.1 tcp dport 8080 dnat ip to 10.1.0.2:80 comment "cid"' in lines
+    assert 'meta nfproto ipv6 udp dport 53 dnat ip6 to [fd00:1::2]:5353 comment "cid"' in lines
+    assert 'ip6 saddr fd00:1::/64 oifname != "dyx" masquerade' in lines
     assert 'iifname "dyx" oifname { "dyy" } counter drop' in lines
     assert 'ip saddr 10.1.0.0/24 oifname != "dyx" masquerade' in lines
     assert not any("10.2.0.0/24 oifname !=" in line for line in lines)  # internal: no way out
-    assert lines[-3] == "counter drop"  # Dockyard switched forwarding on: only its bridges forward
-    assert nft.delete_script("dyk") == "table ip dyk {}\ndelete table ip dyk\n"
+    assert lines[-3] == "meta nfproto ipv4 counter drop"  # Dockyard switched forwarding on: only its bridges forward
+    assert nft.delete_script("dyk") == "table inet dyk {}\ndelete table inet dyk\n"
 
 
 def test_settings_file_is_optional_and_checked(tmp_path) -> None:
