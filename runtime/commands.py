@@ -15,14 +15,15 @@ from runtime import engine, jsonio, spec
 def cmd_create(root: str, opts: dict, args: list[str]) -> int:
     _refuse_no_pivot(opts)
     engine.create(_id(args), opts.get("bundle") or ".", root,
-                  opts.get("console_socket"), opts.get("pid_file"))
+                  opts.get("console_socket"), opts.get("pid_file"), _preserve_fds(opts))
     return 0
 
 
 def cmd_run(root: str, opts: dict, args: list[str]) -> int:
     _refuse_no_pivot(opts)
     return engine.run(_id(args), opts.get("bundle") or ".", root, opts.get("console_socket"),
-                      opts.get("pid_file"), detach=opts.get("detach", False), keep=opts.get("keep", False))
+                      opts.get("pid_file"), detach=opts.get("detach", False), keep=opts.get("keep", False),
+                      preserve_fds=_preserve_fds(opts))
 
 
 def cmd_start(root: str, opts: dict, args: list[str]) -> int:
@@ -93,7 +94,8 @@ def cmd_exec(root: str, opts: dict, args: list[str]) -> int:
         config = engine.load_config(container_id, root)
         process = exec_process(config["process"], command, opts)
     return engine.exec_process(container_id, process, root, opts.get("console_socket"),
-                               opts.get("pid_file"), detach=opts.get("detach", False))
+                               opts.get("pid_file"), detach=opts.get("detach", False),
+                               preserve_fds=_preserve_fds(opts))
 
 
 def cmd_spec(root: str, opts: dict, args: list[str]) -> int:
@@ -148,6 +150,13 @@ def _id(args: list[str]) -> str:
     if len(args) != 1:
         raise ValueError("expected exactly one container id")
     return args[0]
+
+
+def _preserve_fds(opts: dict) -> int:
+    text = opts.get("preserve_fds") or "0"
+    if not text.isdigit():
+        raise ValueError(f"--preserve-fds: expected a number of descriptors, got {text!r}")
+    return int(text)
 
 
 def _refuse_no_pivot(opts: dict) -> None:

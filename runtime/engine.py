@@ -27,7 +27,7 @@ import os
 import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 import time
 
-from runtime import hooks, namespaces, spec, state
+from runtime import fds, hooks, namespaces, spec, state
 from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
 
@@ -43,16 +43,25 @@ class RuntimeFailure(Exception):
 
 
 def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
-           console_socket: str | None = None, pid_file: str | None = None) -> dict:
+           console_socket: str | None = None, pid_file: str | None = None,
+           preserve_fds: int = 0) -> dict:
     """Create the container and leave its init waiting for `start`; returns its state.
 
-    The init is a child of the calling process.  On any failure everything
-    made so far (process, cgroup, state directory) is removed again.
+    The init is a child of the calling process.  It keeps stdin, stdout and
+    stderr, the socket-activation fds this process was given (LISTEN_FDS,
+    passed on as runc does) and `preserve_fds` more after those; every other
+    inherited descriptor is closed at exec.  On any failure everything made
+    so far (process, cgroup, state directory) is removed again.
     """
     bundle = os.path.abspath(bundle)
     config = spec.load(bundle)
     if "process" not in config:
         raise spec.SpecError("process: required to create a container")
+    listen = fds.listen_fds()
+    if listen:
+        config["process"]["env"] = [*(config["process"].get("env") or []),
+                                    f"LISTEN_FDS={listen}", "LISTEN_PID=1"]
+    keep_fds = fds.count(listen + preserve_fds)
     ns = spec.namespaces(config)
     if "mount" not in ns:
         raise spec.SpecError("linux.namespaces: a mount namespace is required")
@@ -70,7 +79,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
         if pid == 0:
             ours.close()
-            child_main(init_main, theirs, config, fifo_fd, console, seccomp_filter)
+            child_main(init_main, theirs, config, fifo_fd, console, seccomp_filter, keep_fds)
         theirs.close()
         os.close(fifo_fd)
         if console is not None:
@@ -107,11 +116,12 @@ def start(container_id: str, root: str = DEFAULT_ROOT) -> dict:
 
 
 def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket: str | None = None,
-        pid_file: str | None = None, detach: bool = False, keep: bool = False) -> int:
+        pid_file: str | None = None, detach: bool = False, keep: bool = False,
+        preserve_fds: int = 0) -> int:
     """create + start + wait + delete, as `runc run`: the container's exit
     code (128+N when killed by signal N).  With detach, returns 0 once
     started; with keep, the stopped container is left for `delete`."""
-    st = create(container_id, bundle, root, console_socket, pid_file)
+    st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds)
     if detach:
         _release(root, st)
         return 0
@@ -127,10 +137,11 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
 
 def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
                  console_socket: str | None = None, pid_file: str | None = None,
-                 detach: bool = False) -> int:
+                 detach: bool = False, preserve_fds: int = 0) -> int:
     """Run `process` (an OCI process object) inside a running container, in
     its namespaces and cgroup with the given capabilities, seccomp and
-    rlimits; returns its exit code (0 right away with detach)."""
+    rlimits, keeping stdio and `preserve_fds` more descriptors; returns its
+    exit code (0 right away with detach)."""
     spec.validate_process(process)
     st = state.load(root, container_id)
     if st["status"] not in ("created", "running"):
@@ -146,7 +157,8 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         pid = namespaces.fork_into_pid_namespace(f"/proc/{init}/ns/pid", False)
         if pid == 0:
             ours.close()
-            child_main(exec_main, theirs, process, ns_fds, console, seccomp_filter)
+            child_main(exec_main, theirs, process, ns_fds, console, seccomp_filter,
+                       fds.count(preserve_fds))
         theirs.close()
         _cgroup(container_id, config).add(pid)
         ours.send("go")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 
-from runtime import capabilities, mounts, namespaces, spec
+from runtime import capabilities, fds, mounts, namespaces, spec
 from runtime import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -89,10 +89,12 @@ def child_main(body, chan: Channel, *args) -> None:
     os._exit(0)
 
 
-def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter) -> None:
+def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter,
+              keep_fds: int = 3) -> None:
     """The container's init: PID 1 of its namespace, waits for `start`, then execs."""
     parent = os.getppid()
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed mid-create takes us along
+    fds.keep_only(keep_fds)  # here, while /proc is still the host's
     _expect(chan, "go")
     ns = spec.namespaces(config)
     namespaces.enter(ns)
@@ -124,8 +126,9 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None,
 
 
 def exec_main(chan: Channel, process: dict, ns_fds: list[tuple[int, int]],
-              console_fd: int | None, seccomp_filter) -> None:
+              console_fd: int | None, seccomp_filter, keep_fds: int = 3) -> None:
     """A process joining a running container (`exec`), with the container's restrictions."""
+    fds.keep_only(keep_fds)
     _expect(chan, "go")
     namespaces.join(ns_fds)
     argv0 = prepare_process(process, console_fd, seccomp_filter)
