@@ -188,3 +188,15 @@ def test_inspect_and_ps_show_what_the_container_got(net) -> None:
     assert stopped["Ports"] == {} and stopped["Networks"]["front"]["IPAddress"] == ""
     net.ok("create", "--name", "quiet", "--network", "none", BUSYBOX, "true")
     assert list(net.inspect("quiet")["NetworkSettings"]["Networks"]) == ["none"]
+
+
+def test_containers_talk_over_ipv6(net) -> None:
+    prefix = f"fd00:{os.urandom(2).hex()}:{os.urandom(2).hex()}:6"
+    net.ok("network", "create", "--ipv6", "--subnet", f"{prefix}::/64", "six")
+    serve(net, "web6", "--network", "six", text="v6-answer")
+    settings = net.inspect("web6")["NetworkSettings"]["Networks"]["six"]
+    assert settings["GlobalIPv6Address"] == f"{prefix}::2" and settings["IPv6Gateway"] == f"{prefix}::1"
+    [doc] = json.loads(net.ok("network", "inspect", "six"))
+    assert doc["EnableIPv6"] and doc["IPAM"]["Config"][1] == {"Subnet": f"{prefix}::/64",
+                                                             "Gateway": f"{prefix}::1"}
+    assert "v6-answer" in fetch(net, f"{prefix}::2", "--network", "six")
