@@ -111,7 +111,7 @@ class Lab:
 
         self.workdir = workdir
         self.root = workdir / "root"
-        write_isolated(self.root / "networks", bip="10.213.0.1/24", pool="10.214.0.0/16")
+        write_isolated(self.root / "networks")  # a /24 no route uses yet: tests may run beside
         self.networks = Networks(self.root)
         self.netns_dir = Path("/run/dockyard-bench") / workdir.name
         self.ids: list[str] = []
