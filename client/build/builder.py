@@ -274,7 +274,7 @@ class StageBuild:
             return StageResult(state, step_key(result.key, instruction.text, used), result.chain)
         if isinstance(instruction, _METADATA):
             state.apply(instruction)
-            state.history(_created_by(instruction), self.b.created, empty_layer=True)
+            state.history(_created_by(instruction), None, empty_layer=True)
             return StageResult(state, step_key(result.key, repr(instruction), used),
                                result.chain)
         step = self.b.progress.start(title)
@@ -292,14 +292,16 @@ class StageBuild:
             except Exception as err:
                 self.b.progress.error(step, str(err))
                 raise
-            self.b.cache.put(key, cached.layer, cached.diff_id)
+            self.b.cache.put(key, cached)
             self.b.progress.done(step)
         chain = list(result.chain)
         if cached.layer is not None and cached.diff_id is not None:
             state.add_layer(LayerBlob(cached.layer.digest, cached.diff_id, cached.layer.size,
                                       cached.layer.media_type))
             chain.append(await self.b.unpack(result.chain, cached.layer, cached.diff_id))
-        state.history(_created_by(instruction, used, state.shell), self.b.created,
+        created = self.b.created if self.b.options.epoch is not None else \
+            cached.created or self.b.created
+        state.history(_created_by(instruction, used, state.shell), created,
                       empty_layer=cached.layer is None)
         return StageResult(state, key, chain)
 
@@ -327,14 +329,14 @@ class StageBuild:
                 upper.mkdir()
                 await self._transfer(result, instruction, upper)
             if is_empty(upper):
-                return CachedLayer(None, None)
+                return CachedLayer(None, None, self.b.created)
             layer = await asyncio.to_thread(write_layer, upper, self.b.store.blobs,
                                             self.b.options.compression, self.b.options.epoch)
             await self.b.lease.add(layer.digest)
             if not isinstance(instruction, ins.Run) and self.b.options.epoch is None:
                 await self.b.adopt(result.chain, layer, upper)
             return CachedLayer(Descriptor(layer.media_type, layer.digest, layer.size),
-                               layer.diff_id)
+                               layer.diff_id, self.b.created)
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
 

@@ -34,6 +34,7 @@ def step_key(parent: str, *parts: object) -> str:
 class CachedLayer:
     layer: Descriptor | None   # None: the step changed no file
     diff_id: Digest | None
+    created: str | None = None  # when the step ran (the history's time for it)
 
 
 class BuildCache:
@@ -47,13 +48,14 @@ class BuildCache:
         except (OSError, ValueError):
             return None
         if entry.get("layer") is None:
-            return CachedLayer(None, None)
+            return CachedLayer(None, None, entry.get("created"))
         return CachedLayer(Descriptor.from_json(entry["layer"], "cache entry"),
-                           Digest.parse(entry["diffID"]))
+                           Digest.parse(entry["diffID"]), entry.get("created"))
 
-    def put(self, key: str, layer: Descriptor | None, diff_id: Digest | None) -> None:
-        entry = {"layer": layer.to_json() if layer else None,
-                 "diffID": str(diff_id) if diff_id else None}
+    def put(self, key: str, result: CachedLayer) -> None:
+        entry = {"layer": result.layer.to_json() if result.layer else None,
+                 "diffID": str(result.diff_id) if result.diff_id else None,
+                 "created": result.created}
         directory = self.steps / key[:2]
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(directory / key, json.dumps(entry).encode())

@@ -43,6 +43,9 @@ class ImageState:
     config: dict[str, Any]
     layers: list[Descriptor] = field(default_factory=list)
     cmd_set: bool = False  # CMD given in this stage (else ENTRYPOINT clears an inherited one)
+    base_created: str | None = None   # the base image's creation time
+    last_created: str | None = None   # the time of this build's latest file-system step
+    pending: list[dict] = field(default_factory=list)  # history entries waiting for a time
 
     @classmethod
     def scratch(cls, platform: str) -> "ImageState":
@@ -60,12 +63,13 @@ class ImageState:
         config.setdefault("config", {})
         config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
         config.setdefault("history", [])
+        created = config.get("created")
         for key in ("container", "container_config", "docker_version", "created", "author"):
             config.pop(key, None)
-        return cls(config, list(layers))
+        return cls(config, list(layers), base_created=created)
 
     def copy(self) -> "ImageState":
-        return ImageState(copy.deepcopy(self.config), list(self.layers), self.cmd_set)
+        return copy.deepcopy(self)  # one deep copy: pending entries stay those of history
 
     @property
     def run_config(self) -> dict[str, Any]:
@@ -83,12 +87,26 @@ class ImageState:
     def shell(self) -> tuple[str, ...]:
         return tuple(self.run_config.get("Shell") or DEFAULT_SHELL)
 
-    def history(self, created_by: str, created: str, empty_layer: bool) -> None:
-        entry: dict[str, Any] = {"created": created, "created_by": created_by,
-                                 "comment": HISTORY_COMMENT}
+    def history(self, created_by: str, created: str | None, empty_layer: bool) -> None:
+        """A history entry; ``created`` is the time of a file-system step (when its layer
+        was first made: a cached step keeps its time), None for a metadata step.
+
+        As BuildKit does, a metadata step takes the time of the latest file-system
+        step before it, or of the first one after it: so a fully cached rebuild
+        gives the same config, and the same image ID.
+        """
+        entry: dict[str, Any] = {"created": created or self.last_created,
+                                 "created_by": created_by, "comment": HISTORY_COMMENT}
         if empty_layer:
             entry["empty_layer"] = True
         self.config["history"].append(entry)
+        if created is None and self.last_created is None:
+            self.pending.append(entry)
+        elif created is not None:
+            self.last_created = created
+            for waiting in self.pending:
+                waiting["created"] = created
+            self.pending.clear()
 
     def add_layer(self, layer: LayerBlob) -> None:
         self.layers.append(Descriptor(layer.media_type, layer.digest, layer.size))
@@ -138,8 +156,15 @@ class ImageState:
         if extra:
             self.run_config["Labels"] = {**(self.run_config.get("Labels") or {}), **extra}
 
-    def finish(self, created: str) -> None:
-        self.config["created"] = created
+    def finish(self, fallback: str) -> None:
+        """The image's time is its last step's; ``fallback`` serves a build whose steps
+        all changed only metadata (after the base image's own time)."""
+        for waiting in self.pending:
+            waiting["created"] = self.base_created or fallback
+        self.pending.clear()
+        history = self.config["history"]
+        self.config["created"] = (history[-1].get("created") if history else None) or \
+            self.base_created or fallback
         self.config["config"] = {key: value for key, value in self.run_config.items()
                                  if value is not None}
 

@@ -65,6 +65,8 @@ CMD echo $APP_HOME
     layered = [h for h in config["history"] if not h.get("empty_layer")]
     assert len(layered) == BASE_LAYERS + 4
     assert config["history"][-1]["created_by"] == "CMD echo $APP_HOME"
+    assert config["created"] == config["history"][-1]["created"]
+    assert all(entry.get("created") for entry in config["history"][BASE_LAYERS:])
     assert any(h["created_by"].startswith("RUN |1 VERSION=1.0 /bin/sh -c echo")
                for h in config["history"])
     names = dockyard.layer_names("app:1")[BASE_LAYERS:]
@@ -111,10 +113,12 @@ RUN echo one > /one
 COPY src.txt /src.txt
 RUN cat /src.txt > /copy
 """, "src.txt": "v1"})
-    assert dockyard.build(context, "-t", "cache:1")[0] == 0
+    code, out, _ = dockyard.build(context, "-t", "cache:1")
+    assert code == 0
+    first_id = out.strip()
     code, out, err = dockyard.build(context, "-t", "cache:1")
     assert code == 0 and err.count("CACHED") == 3
-    first_id = out.strip()
+    assert out.strip() == first_id                     # a fully cached build: the same image
     (context / "src.txt").write_text("v2")
     code, out, err = dockyard.build(context, "-t", "cache:2")
     assert code == 0
