@@ -45,6 +45,7 @@ from .image import DEFAULT_PATH, ImageState, timestamp
 from .layertar import LayerBlob, is_empty, write_layer
 from .progress import PlainProgress, TtyProgress
 from .runmounts import Forwarded, oci_mounts, private_directory
+from .scratch import Scratch
 
 _METADATA = (ins.Env, ins.Label, ins.Cmd, ins.Entrypoint, ins.User, ins.Expose, ins.Volume,
              ins.StopSignal, ins.Shell, ins.Healthcheck, ins.Onbuild, ins.Maintainer)
@@ -94,29 +95,28 @@ class Builder:
         self.tasks: dict[int, asyncio.Task[StageResult]] = {}
         self.lease: AsyncLease | None = None  # held while build() runs
         self.created = timestamp(options.epoch)
-        self.scratch = Path(tempfile.mkdtemp(prefix="build-", dir=self._scratch_root()))
-
-    def _scratch_root(self) -> Path:
-        path = self.store.root / "build-cache" / "tmp"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        self.scratch = Path()  # the build's locked scratch directory, while build() runs
 
     async def build(self) -> Descriptor:
         """Build the target stage, store the image, tag it; returns its manifest descriptor."""
         target = self._target()
         try:
-            async with self.store.lease() as lease:
-                self.lease = lease
-                self._start_dependencies(target, set())
-                result = await self._stage(target.index)
-                descriptor = await self._write_image(result.state)
-                for tag in self.options.tags:
-                    await self.store.tag(tag, descriptor)
+            async with Scratch(self.store.root / "build-cache" / "tmp",
+                               self.store.root) as scratch:
+                self.scratch = scratch
+                try:
+                    async with self.store.lease() as lease:
+                        self.lease = lease
+                        self._start_dependencies(target, set())
+                        result = await self._stage(target.index)
+                        descriptor = await self._write_image(result.state)
+                        for tag in self.options.tags:
+                            await self.store.tag(tag, descriptor)
+                finally:
+                    for task in self.tasks.values():
+                        task.cancel()
+                    await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         finally:
-            for task in self.tasks.values():
-                task.cancel()
-            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-            shutil.rmtree(self.scratch, ignore_errors=True)
             self.progress.close()
         return descriptor
 

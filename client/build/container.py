@@ -32,8 +32,8 @@ from ..errors import DockyardError
 from .dockerfile import instructions as ins
 from .layertar import is_opaque
 from .network import StepNetwork, step_network
+from .scratch import RUNTIME_ROOT, record_step
 
-_RUNTIME_ROOT = "/run/dockyard-runtime"
 
 
 class RunFailed(DockyardError):
@@ -86,8 +86,9 @@ async def run_step(scratch: Path, layers: list[tuple[str, str]], spec: RunSpec, 
         directory.mkdir(parents=True)
     unique = uuid.uuid4().hex
     container_id = "build-" + unique[:16]
-    runtime = [sys.executable, "-m", "runtime", "--root", _RUNTIME_ROOT]
+    runtime = [sys.executable, "-m", "runtime", "--root", RUNTIME_ROOT]
     points = _MountPoints()
+    record_step(scratch, container_id, unique if spec.network == "bridge" else None)
     mount_overlay(layers, str(upper), str(work), str(rootfs))
     try:
         async with step_network(spec.network, root, unique, scratch, rootfs) as network:
@@ -194,7 +195,7 @@ def _drop_copied_up(upper: Path, points: _MountPoints) -> None:
 async def _delete(runtime: list[str], container_id: str) -> None:
     """What ``run`` leaves when it is interrupted (it deletes the container itself when
     it returns, so there is usually nothing to do and no process to start)."""
-    if not os.path.lexists(os.path.join(_RUNTIME_ROOT, container_id)):
+    if not os.path.lexists(os.path.join(RUNTIME_ROOT, container_id)):
         return
     process = await asyncio.create_subprocess_exec(
         *runtime, "delete", "--force", container_id, stdout=asyncio.subprocess.DEVNULL,

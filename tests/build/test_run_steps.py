@@ -6,6 +6,7 @@ error a non-root build gets. Needs root and busybox-static.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -155,3 +156,38 @@ def test_non_root_builds_fail_clearly(tmp_path):
     assert err.strip().endswith("dockyard build needs root: RUN steps run in containers and "
                                 "layers keep their files' owners (rootless builds are not "
                                 "supported yet)")
+
+
+def test_a_killed_build_is_cleaned_up_by_the_next(dockyard, tmp_path):
+    from tests.helpers.networks import IsolatedNetworks
+
+    networks = IsolatedNetworks(dockyard.root)
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox:test\nRUN echo started && sleep 60\n"})
+    build = subprocess.Popen(
+        [sys.executable, "-m", "client", "--root", str(dockyard.root), "build",
+         "--network=default", "--progress=plain", str(context)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, cwd=REPO)
+    try:
+        for line in build.stderr:
+            if line.rstrip().endswith(" started"):
+                break
+    finally:
+        build.kill()
+        build.wait()
+        build.stderr.close()
+    try:
+        steps = list((dockyard.root / "build-cache" / "tmp").glob("build-*/*/step.json"))
+        assert len(steps) == 1                              # what the kill left behind
+        container = json.loads(steps[0].read_text())["container"]
+        assert os.path.exists(f"/run/dockyard-runtime/{container}")
+        assert str(dockyard.root) in Path("/proc/mounts").read_text()
+        (context / "Dockerfile").write_text("FROM busybox:test\nLABEL next=1\n")
+        code, _, err = dockyard.build(context)
+        assert code == 0, err
+        assert not list((dockyard.root / "build-cache" / "tmp").iterdir())
+        assert not os.path.exists(f"/run/dockyard-runtime/{container}")
+        assert str(dockyard.root) not in Path("/proc/mounts").read_text()
+    finally:
+        assert networks.teardown() == []                    # its address was released
