@@ -35,20 +35,22 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
 
 
 async def remove_unused(ctx: "Context", everything: bool) -> list["Removal"]:
-    """Dangling images (``everything``: and every tag of images no container was made from)."""
+    """Dangling images (``everything``: and every tag of images), but never an image a
+    container was made from: its overlay stacks the image's layers."""
     from ocispec.reference import Reference
+
+    from ..containers.lifecycle import containers_using
 
     store = await ctx.image_store()
     removals: list[Removal] = []
-    if everything:  # every tag goes, but of images no container was made from
-        from ..containers.lifecycle import containers_using
-
-        for image in await store.images():
-            if image.ref_name is not None and not containers_using(str(store.root),
-                                                                   str(image.id)):
-                removals.append(await store.remove(Reference.parse(image.ref_name,
-                                                                   default_tag=False)))
-    removals.append(await store.prune())
+    in_use = []
+    for image in await store.images():
+        if containers_using(str(store.root), str(image.id)):
+            in_use.append(image.digest)
+        elif everything and image.ref_name is not None:
+            removals.append(await store.remove(Reference.parse(image.ref_name,
+                                                               default_tag=False)))
+    removals.append(await store.prune(keep=in_use))
     return removals
 
 

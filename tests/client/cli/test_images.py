@@ -119,3 +119,18 @@ async def test_image_group_prune_and_df(cli, images):
     everything = await cli.ok("image", "prune", "-a", "-f")
     assert "untagged: busybox:latest" in everything.lines
     assert await store.images() == [] and list(store.blobs.digests()) == []
+
+
+async def test_prune_keeps_dangling_images_that_containers_use(cli, images):
+    store, box, app = images
+    await cli.ok("create", "--name", "user-of-app", "localhost:5000/team/app:v2", "/app")
+    await cli.ok("tag", "busybox", "localhost:5000/team/app:v2")  # app: dangling, yet in use
+    pruned = await cli.ok("image", "prune", "-f")
+    assert "Deleted Images:" not in pruned.out
+    assert app.digest in [image.digest for image in await store.images()]
+    pruned = await cli.ok("image", "prune", "-a", "-f")
+    assert app.digest in [image.digest for image in await store.images()]
+
+    await cli.ok("rm", "user-of-app")
+    pruned = await cli.ok("image", "prune", "-f")
+    assert pruned.lines[:2] == ["Deleted Images:", f"deleted: {app.digest}"]
