@@ -69,17 +69,33 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
     cgroup = pid = None
     try:
         fifo = os.path.join(directory, state.FIFO)
-        os.mkfifo(fifo, 0o622)
+        os.mkfifo(fifo, 0o600)
+        if "user" in ns:  # the init opens it as the user namespace's root
+            from runtime.userns import host_root
+
+            os.chown(fifo, *host_root(config["linux"]))
         cgroup = _cgroup(container_id, config)
         cgroup.create(spec.cgroup_resources(config))
         console = _connect_console(console_socket) if config["process"].get("terminal") else None
         seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ours, theirs = Channel.pair()
-        pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
-        if pid == 0:
-            ours.close()
-            child_main(init_main, theirs, config, fifo_fd, console, seccomp_filter, keep_fds)
+        init_args = (config, fifo_fd, console, seccomp_filter, keep_fds)
+        if "user" in ns:
+            from runtime import userns
+
+            try:
+                pid = userns.fork_init(ns, config.get("linux", {}), ours, theirs, init_main,
+                                       *init_args)
+            except BaseException:
+                ours.close()
+                theirs.close()
+                raise
+        else:
+            pid = namespaces.fork_into_pid_namespace(ns.get("pid"), "pid" in ns and not ns["pid"])
+            if pid == 0:
+                ours.close()
+                child_main(init_main, theirs, *init_args)
         theirs.close()
         os.close(fifo_fd)
         if console is not None:

@@ -199,11 +199,13 @@ def populate_dev(rootfs: str, devices: list[dict]) -> None:
     old_umask = os.umask(0)
     try:
         for name, major, minor in _DEFAULT_DEVICES:
-            _mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, major, minor, 0, 0)
+            _mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, major, minor, 0, 0,
+                   "/dev/" + name)
         for d in devices:
             kind = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}[d["type"]]
             _mknod(secure_join(rootfs, d["path"]), kind | d.get("fileMode", 0o666),
-                   d.get("major", 0), d.get("minor", 0), d.get("uid", 0), d.get("gid", 0))
+                   d.get("major", 0), d.get("minor", 0), d.get("uid", 0), d.get("gid", 0),
+                   d["path"])
     finally:
         os.umask(old_umask)
     for target, name in _DEV_LINKS:
@@ -215,11 +217,17 @@ def populate_dev(rootfs: str, devices: list[dict]) -> None:
             pass
 
 
-def _mknod(path: str, mode: int, major: int, minor: int, uid: int, gid: int) -> None:
+def _mknod(path: str, mode: int, major: int, minor: int, uid: int, gid: int, host: str) -> None:
+    """Make a device node; in a user namespace, where mknod is refused, bind-mount the
+    host's node at `host` instead (runc's way)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     try:
         os.mknod(path, mode, os.makedev(major, minor))
     except FileExistsError:
+        return
+    except PermissionError:
+        _make_mountpoint(path, False)
+        sc.mount(host, path, None, sc.MS_BIND)
         return
     os.chown(path, uid, gid)
 

@@ -28,10 +28,18 @@ PROC_NAMES = {"user": "user", "pid": "pid", "network": "net", "ipc": "ipc", "uts
               "cgroup": "cgroup", "mount": "mnt"}
 
 
-def fork_into_pid_namespace(path: str | None, new: bool) -> int:
+def fork_into_pid_namespace(path: str | None, new: bool, restore: bool = True) -> int:
     """os.fork() with the child in the PID namespace at path, or in a new one
-    (new=True), or in the caller's (neither).  Returns what os.fork returns."""
+    (new=True), or in the caller's (neither).  Returns what os.fork returns.
+    restore=False leaves the caller's later children there too (for a
+    process about to exit, which may lack the privilege to switch back)."""
     if not new and path is None:
+        return os.fork()
+    if not restore:
+        if path is None:
+            sc.unshare(sc.CLONE_NEWPID)
+        else:
+            _setns_path(path, sc.CLONE_NEWPID)
         return os.fork()
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     pid = -1

@@ -92,10 +92,12 @@ def child_main(body, chan: Channel, *args) -> None:
 def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter,
               keep_fds: int = 3) -> None:
     """The container's init: PID 1 of its namespace, waits for `start`, then execs."""
+    expect(chan, "go")  # we are in the cgroup, and the runtime's child (see runtime.userns)
     parent = os.getppid()
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed mid-create takes us along
+    if os.getppid() != parent:
+        os._exit(1)
     fds.keep_only(keep_fds)  # here, while /proc is still the host's
-    _expect(chan, "go")
     ns = spec.namespaces(config)
     namespaces.enter(ns)
     if "uts" in ns:
@@ -105,7 +107,7 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None,
             sc.setdomainname(config["domainname"])
     if config.get("hooks", {}).get("createRuntime") or config.get("hooks", {}).get("prestart"):
         chan.send("hooks")
-        _expect(chan, "go")
+        expect(chan, "go")
     mounts.prepare_rootfs(config, "cgroup" in ns)
     for key, value in (config.get("linux", {}).get("sysctl") or {}).items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
@@ -129,7 +131,7 @@ def exec_main(chan: Channel, process: dict, ns_fds: list[tuple[int, int]],
               console_fd: int | None, seccomp_filter, keep_fds: int = 3) -> None:
     """A process joining a running container (`exec`), with the container's restrictions."""
     fds.keep_only(keep_fds)
-    _expect(chan, "go")
+    expect(chan, "go")
     namespaces.join(ns_fds)
     argv0 = prepare_process(process, console_fd, seccomp_filter)
     execute(argv0, process, seccomp_filter)
@@ -228,7 +230,8 @@ def setup_console(socket_fd: int, size: dict | None) -> None:
         os.close(slave)
 
 
-def _expect(chan: Channel, kind: str) -> None:
+def expect(chan: Channel, kind: str) -> None:
+    """Read the next message; anything but `kind` is an error (EOF: the runtime is gone)."""
     got, text = chan.recv()
     if got != kind:
         raise RuntimeError(f"runtime said {got!r} {text}, expected {kind!r}")
