@@ -354,9 +354,10 @@ class StageBuild:
             views = {}
             for name in {mount.from_ for mount in run.mounts if mount.from_}:
                 views[name] = stack.enter_context(self.b.view((await self._from(name)).chain))
+            private = stack.enter_context(private_directory(work)) \
+                if any(mount.type == "secret" for mount in run.mounts) else None
             mounts = oci_mounts(run, workdir, self.b.cache, self.b.context.root, views,
-                                self.b.options.forwarded,
-                                stack.enter_context(private_directory()))
+                                self.b.options.forwarded, private)
             env = {**scope.run_environment(), **mounts.env}
             env.setdefault("PATH", DEFAULT_PATH)
             spec = container.RunSpec(

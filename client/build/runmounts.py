@@ -11,9 +11,8 @@
 * ``ssh``: the SSH agent socket given with ``--ssh``, at
   ``/run/buildkit/ssh_agent.<n>`` unless ``target=``, named by SSH_AUTH_SOCK.
 
-Secrets and agent sockets are mounted over files of a private directory
-(on /dev/shm when there is one, so a secret is never written to disk),
-which the caller removes after the step; the step's layer only ever sees
+Secrets are mounted over files of a private tmpfs (so a secret is never
+written to disk), which the caller unmounts after the step; the step's layer only ever sees
 the empty mount point, which ``container`` removes again, and neither the
 cache key (the instruction's text) nor the history holds a secret's value.
 Secrets and ssh mounts are optional unless ``required=true``, as in BuildKit.
@@ -24,14 +23,13 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.mounts import secure_join
 
+from ..containers.rootfs import unmount
 from ..errors import DockyardError
 from .cache import BuildCache
 from .dockerfile import instructions as ins
@@ -45,15 +43,20 @@ class Forwarded:
 
 
 @contextlib.contextmanager
-def private_directory() -> Iterator[Path]:
-    """A root-only directory for one step's secrets, in memory when /dev/shm exists."""
-    shm = "/dev/shm"
-    path = Path(tempfile.mkdtemp(prefix="dockyard-secrets-",
-                                 dir=shm if os.path.isdir(shm) else None))
+def private_directory(parent: Path) -> Iterator[Path]:
+    """A root-only tmpfs for one step's secrets: they are never written to disk, and a
+    killed build's is unmounted by the next build's sweep of scratch directories."""
+    from runtime import syscalls as sc
+
+    path = parent / "secrets"
+    path.mkdir(mode=0o700)
+    sc.mount("tmpfs", str(path), "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC,
+             "mode=0700,size=16m")
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        unmount(str(path))
+        path.rmdir()
 
 
 @dataclass
@@ -64,8 +67,10 @@ class MountSet:
 
 
 def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
-               views: Mapping[str, Path], forwarded: Forwarded, private: Path) -> MountSet:
-    """The mounts of ``run``; ``views`` maps each ``from=`` name to its merged view."""
+               views: Mapping[str, Path], forwarded: Forwarded,
+               private: Path | None) -> MountSet:
+    """The mounts of ``run``; ``views`` maps each ``from=`` name to its merged view,
+    ``private`` is a ``private_directory`` when the step has secret mounts."""
     result = MountSet()
     ssh_count = 0
     for mount in run.mounts:
@@ -107,8 +112,8 @@ def _missing(mount: ins.Mount, what: str, flag: str) -> None:
                             f"dockyard build {flag}")
 
 
-def _secret(mount: ins.Mount, target: str | None, forwarded: Forwarded, private: Path,
-            result: MountSet) -> None:
+def _secret(mount: ins.Mount, target: str | None, forwarded: Forwarded,
+            private: Path | None, result: MountSet) -> None:
     secret_id = mount.id or (posixpath.basename(target) if target else None)
     if not secret_id:
         raise DockyardError("--mount=type=secret needs an id (or a target to name it)")
@@ -121,6 +126,7 @@ def _secret(mount: ins.Mount, target: str | None, forwarded: Forwarded, private:
         result.env[env] = value.decode(errors="surrogateescape")
     if env and not target:
         return  # only the variable, as BuildKit does
+    assert private is not None
     path = private / f"secret-{len(result.mounts)}"
     path.write_bytes(value)
     os.chown(path, int(mount.option("uid", "0")), int(mount.option("gid", "0")))
