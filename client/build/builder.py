@@ -96,6 +96,7 @@ class Builder:
         self.lease: AsyncLease | None = None  # held while build() runs
         self.created = timestamp(options.epoch)
         self.scratch = Path()  # the build's locked scratch directory, while build() runs
+        self.commits: dict[git.GitSource, str] = {}
 
     async def build(self) -> Descriptor:
         """Build the target stage, store the image, tag it; returns its manifest descriptor."""
@@ -173,6 +174,13 @@ class Builder:
         digest = Digest.of(data)
         await self.lease.add(digest)
         return await self.store.put_blob(data, digest)
+
+    async def commit(self, source: git.GitSource) -> str:
+        """The commit a git source names, asked once per build: the cache key and the
+        checkout must agree even if the branch moves meanwhile."""
+        if source not in self.commits:
+            self.commits[source] = await git.resolve(source)
+        return self.commits[source]
 
     def view(self, chain: list[Digest]) -> contextlib.AbstractContextManager[Path]:
         """The merged, read-only view of a chain's file system, while the block runs."""
@@ -313,7 +321,7 @@ class StageBuild:
             local = tuple(s for s in instruction.sources if not _is_url(s))
             matches = self.b.context.match(local, instruction.keyword)
             content = await asyncio.to_thread(self.b.context.content_digest, matches)
-            commits = [await git.resolve(git.GitSource.parse(s)) for s in instruction.sources
+            commits = [await self.b.commit(git.GitSource.parse(s)) for s in instruction.sources
                        if isinstance(instruction, ins.Add) and git.is_git_url(s)]
             return step_key(content, *commits) if commits else content
         return None
@@ -346,6 +354,7 @@ class StageBuild:
         workdir = state.run_config.get("WorkingDir") or "/"
         network = run.network if run.network not in (None, "default") else \
             self.b.options.network
+
         def show(chunk: bytes) -> None:
             for line in chunk.decode(errors="replace").splitlines():
                 self.b.progress.log(step, line)
@@ -425,7 +434,7 @@ class StageBuild:
     async def _clone(self, url: str, keep_git_dir: bool, stager: transfer.Stager,
                      dest: str) -> None:
         source = git.GitSource.parse(url)
-        commit = await git.resolve(source)
+        commit = await self.b.commit(source)
         into = Path(tempfile.mkdtemp(dir=self.b.scratch))
         try:
             tree = await git.checkout(source, commit, into / "repo", keep_git_dir)
