@@ -247,13 +247,17 @@ class AsyncBlobWriter:
     """The async face of ``BlobWriter``: ``async with store.ingest(digest, size) as w``.
 
     Chunks are gathered up to a megabyte and written and hashed in a worker
-    thread, so the event loop never waits on the disk or on SHA-256.
+    thread, so the event loop never waits on the disk or on SHA-256; it goes
+    on receiving the next megabyte meanwhile (one hand-off in flight at most,
+    which keeps the order) and never copies the chunks itself.
     """
 
     def __init__(self, store: BlobStore, expected: Digest | None, size: int | None) -> None:
         self._open = lambda: store.writer(expected, size)
         self._writer: BlobWriter | None = None
-        self._buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._buffered = 0  # bytes in self._chunks
+        self._in_flight = 0  # bytes handed to the worker, not yet written
         self._pending: asyncio.Future[Any] | None = None
 
     @property
@@ -264,7 +268,7 @@ class AsyncBlobWriter:
     @property
     def offset(self) -> int:
         """Where to resume: bytes already written (including buffered ones)."""
-        return self._sync.offset + len(self._buffer)
+        return self._sync.offset + self._in_flight + self._buffered
 
     @property
     def digest(self) -> Digest:
@@ -276,18 +280,37 @@ class AsyncBlobWriter:
         return self._writer
 
     async def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= _FLUSH_SIZE:
-            await self._flush()
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered >= _FLUSH_SIZE:
+            await self._hand_off()
 
     async def reset(self) -> None:
-        self._buffer.clear()
+        await self._settle()
+        self._chunks, self._buffered = [], 0
         await self._run(self._sync.reset)
 
+    async def _settle(self) -> None:
+        """Wait for the hand-off in flight; its error, if any, is raised here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            try:
+                await asyncio.shield(pending)
+            finally:
+                self._in_flight = 0
+
+    async def _hand_off(self) -> None:
+        """Start writing the buffered chunks in the worker thread, once the last hand-off is done."""
+        await self._settle()
+        if self._chunks:
+            chunks, self._chunks = self._chunks, []
+            self._in_flight, self._buffered = self._buffered, 0
+            self._pending = asyncio.get_running_loop().run_in_executor(
+                None, lambda: self._sync.write(b"".join(chunks)))
+
     async def _flush(self) -> None:
-        if self._buffer:
-            data, self._buffer = bytes(self._buffer), bytearray()
-            await self._run(self._sync.write, data)
+        await self._hand_off()
+        await self._settle()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         # Shielded: a cancelled caller must not leave a write running while the
