@@ -27,6 +27,7 @@ import os
 import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 import time
 
+from runtime import console as terminal
 from runtime import fds, hooks, namespaces, spec, state
 from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
@@ -44,14 +45,17 @@ class RuntimeFailure(Exception):
 
 def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
            console_socket: str | None = None, pid_file: str | None = None,
-           preserve_fds: int = 0) -> dict:
+           preserve_fds: int = 0, terminal_here: bool = False) -> dict:
     """Create the container and leave its init waiting for `start`; returns its state.
 
     The init is a child of the calling process.  It keeps stdin, stdout and
     stderr, the socket-activation fds this process was given (LISTEN_FDS,
     passed on as runc does) and `preserve_fds` more after those; every other
-    inherited descriptor is closed at exec.  On any failure everything made
-    so far (process, cgroup, state directory) is removed again.
+    inherited descriptor is closed at exec.  A process.terminal goes to
+    `console_socket`; with none and terminal_here, to a socket pair whose
+    end the returned dict holds as "console" (see runtime.console).  On any
+    failure everything made so far (process, cgroup, state directory) is
+    removed again.
     """
     bundle = os.path.abspath(bundle)
     config = spec.load(bundle)
@@ -66,7 +70,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
     if "mount" not in ns:
         raise spec.SpecError("linux.namespaces: a mount namespace is required")
     directory = state.create_dir(root, container_id)
-    cgroup = pid = None
+    cgroup = pid = own_console = None
     try:
         fifo = os.path.join(directory, state.FIFO)
         os.mkfifo(fifo, 0o600)
@@ -76,7 +80,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             os.chown(fifo, *host_root(config["linux"]))
         cgroup = _cgroup(container_id, config)
         cgroup.create(spec.cgroup_resources(config))
-        console = _connect_console(console_socket) if config["process"].get("terminal") else None
+        console, own_console = _console(config["process"], console_socket, terminal_here)
         seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         ours, theirs = Channel.pair()
@@ -116,8 +120,10 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         st["status"] = "created"
         if pid_file:
             _write_atomically(pid_file, str(pid))
-        return st
+        return st if own_console is None else dict(st, console=own_console)
     except BaseException:
+        if own_console is not None:
+            os.close(own_console)
         _destroy(directory, pid, cgroup, our_child=True)
         raise
 
@@ -136,14 +142,19 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
         preserve_fds: int = 0) -> int:
     """create + start + wait + delete, as `runc run`: the container's exit
     code (128+N when killed by signal N).  With detach, returns 0 once
-    started; with keep, the stopped container is left for `delete`."""
-    st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds)
+    started; with keep, the stopped container is left for `delete`.  A
+    terminal without a console socket is relayed to our own stdin/stdout."""
+    st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds,
+                terminal_here=not detach)
     if detach:
         _release(root, st)
         return 0
+    master = terminal.receive_master(st.pop("console")) if "console" in st else None
     restore = _forward_signals(st["pid"])
     try:
         _release(root, st)
+        if master is not None:
+            terminal.relay(master)
         return wait_exit_code(st["pid"])
     finally:
         restore()
@@ -164,7 +175,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         raise StateError(f"cannot exec in a {st['status']} container")
     init = st["pid"]
     config = st["config"]
-    console = _connect_console(console_socket) if process.get("terminal") else None
+    console, own_console = _console(process, console_socket, not detach)
     seccomp_filter = prepare(process, config.get("linux", {}), _seccomp_cache(root))
     ns_fds = namespaces.open_process_namespaces(init)
     ours, theirs = Channel.pair()
@@ -184,6 +195,8 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
     except BaseException:
         if pid > 0:
             _kill_and_reap(pid)
+        if own_console is not None:
+            os.close(own_console)
         raise
     finally:
         ours.close()
@@ -197,6 +210,8 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         return 0
     restore = _forward_signals(pid)
     try:
+        if own_console is not None:
+            terminal.relay(terminal.receive_master(own_console))
         return wait_exit_code(pid)
     finally:
         restore()
@@ -380,6 +395,17 @@ def _forward_signals(pid: int):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return restore
+
+
+def _console(process: dict, console_socket: str | None, here: bool) -> tuple[int | None, int | None]:
+    """(the child's console fd, ours) for process.terminal: the --console-socket
+    connected, or, with none and `here`, a socket pair whose master we relay."""
+    if not process.get("terminal"):
+        return None, None
+    if console_socket is None and here:
+        ours, theirs = terminal.socket_pair()
+        return theirs, ours
+    return _connect_console(console_socket), None
 
 
 def _connect_console(path: str | None) -> int:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import os
 
-TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from runtime.console import copy_size, raw_mode  # noqa: F401 - shared with the runtime's own run -t
 
 
 class ConsoleSocket:
@@ -32,16 +30,11 @@ class ConsoleSocket:
 
     def receive_master(self, timeout: float = 10.0) -> int:
         """The pty master fd the runtime sent (it has already connected and sent it by now)."""
-        import socket
+        from runtime.console import receive_master
 
         self.sock.settimeout(timeout)
         conn, _ = self.sock.accept()
-        with conn:
-            _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        if not fds:
-            raise OSError("the runtime sent no terminal over the console socket")
-        os.set_inheritable(fds[0], False)
-        return fds[0]
+        return receive_master(conn.detach())
 
     def close(self) -> None:
         self.sock.close()
@@ -59,28 +52,3 @@ def console_size() -> dict | None:
     except OSError:
         return None
     return {"height": lines, "width": columns}
-
-
-def copy_size(source: int, target: int) -> None:
-    """Give terminal ``target`` the window size of terminal ``source`` (if it is one)."""
-    import fcntl
-    import termios
-
-    try:
-        size = fcntl.ioctl(source, termios.TIOCGWINSZ, b"\0" * 8)
-        fcntl.ioctl(target, termios.TIOCSWINSZ, size)
-    except OSError:
-        pass
-
-
-def raw_mode(fd: int) -> Callable[[], None]:
-    """Put terminal ``fd`` into raw mode; returns what restores it (a no-op if not a terminal)."""
-    import termios
-    import tty
-
-    try:
-        saved = termios.tcgetattr(fd)
-    except termios.error:
-        return lambda: None
-    tty.setraw(fd, termios.TCSANOW)
-    return lambda: termios.tcsetattr(fd, termios.TCSADRAIN, saved)

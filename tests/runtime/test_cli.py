@@ -171,6 +171,37 @@ def test_console_socket_receives_the_pty_master(runtime) -> None:
     assert b"/dev/pts/0" in output
 
 
+def test_terminal_without_console_socket_is_relayed(runtime) -> None:
+    """As `runc run` in a shell: our terminal in raw mode, bytes and window size passed on."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    def edit(config):
+        config["process"]["terminal"] = True
+    bundle = runtime.bundle(["sh", "-c", "tty; stty size; read x; echo got:$x; exit 5"], edit)
+    argv = runtime.command("run", "-b", str(bundle), runtime.new_id())
+    pid, master = pty.fork()
+    if pid == 0:  # pragma: no cover - the child execs
+        os.chdir(runtime.tmp)
+        os.execv(argv[0], argv)
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 120, 0, 0))
+    output = b""
+    try:
+        while b"33 120" not in output:
+            output += os.read(master, 1024)
+        os.write(master, b"hello\r")
+        while b"got:" not in output or not output.endswith(b"\n"):
+            output += os.read(master, 1024)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+    assert os.waitstatus_to_exitcode(status) == 5
+    assert output.replace(b"\r", b"").splitlines()[-4:] == [b"/dev/pts/0", b"33 120", b"hello",
+                                                             b"got:hello"]
+
+
 @pytest.mark.parametrize("peer", ["runc", "crun"])
 def test_same_bundle_same_output_on_runc_and_crun(runtime, peer, request) -> None:
     import shutil
