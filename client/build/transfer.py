@@ -6,7 +6,9 @@ rules for where things land:
 * the destination is relative to WORKDIR; it is a directory when it ends in
   ``/``, when there are several sources, or when it already is one in the
   image; otherwise a single file source is copied *as* it;
-* a directory source copies its contents, not itself;
+* a directory source copies its contents, not itself; with ``COPY
+  --parents`` every source keeps its path (from the context root, or from a
+  ``/./`` in the source) below the destination;
 * files belong to 0:0 unless ``--chown`` (names resolved in the image's own
   /etc/passwd and /etc/group), keep their mode unless ``--chmod``, and
   keep their modification time;
