@@ -96,3 +96,22 @@ def test_seccomp_filter_blocks_syscalls_and_rlimits_apply(runtime) -> None:
     assert out.split() == ["Seccomp:", "2", "512", "1024", "unshare=1"]
     # without the filter the same unprivileged unshare works: the filter made the difference
     assert _sh(runtime, "unshare -U true; echo unshare=$?").split() == ["unshare=0"]
+
+
+def test_process_is_in_its_cgroup_on_every_hierarchy_the_host_mounts(runtime) -> None:
+    """v1 controllers, and the v2 hierarchy beside them (hybrid) or alone (pure v2), as
+    detected: the process is already inside when it starts."""
+    from runtime.cgroups import detect
+
+    bundle = runtime.bundle(["cat", "/proc/self/cgroup"])
+    container_id = runtime.new_id()
+    result = runtime.cli("run", "-b", str(bundle), container_id)
+    assert result.returncode == 0, result.stderr
+    paths = {}
+    for line in result.stdout.splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else ["(v2)"]:
+            paths[name] = path
+    layout = detect()
+    expected = set(layout.v1) | ({"(v2)"} if layout.v2 is not None else set())
+    assert {name for name, path in paths.items() if path == f"/dockyard/{container_id}"} == expected
