@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -157,15 +158,11 @@ def test_non_root_builds_fail_clearly(tmp_path):
                                 "supported yet)")
 
 
-def test_a_killed_build_is_cleaned_up_by_the_next(dockyard, tmp_path):
-    from tests.helpers.networks import IsolatedNetworks
-
-    networks = IsolatedNetworks(dockyard.root)
-    context = write_context(tmp_path / "ctx", {
-        "Dockerfile": "FROM busybox:test\nRUN echo started && sleep 60\n"})
+def _stopped_in_a_run_step(root: Path, context: Path, stop: signal.Signals) -> int:
+    """Start a build of a long RUN step, send ``stop`` once the step runs; its exit code."""
     build = subprocess.Popen(
-        [sys.executable, "-m", "client", "--root", str(dockyard.root), "build",
-         "--network=default", "--progress=plain", str(context)],
+        [sys.executable, "-m", "client", "--root", str(root), "build", "--network=default",
+         "--progress=plain", str(context)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, cwd=REPO)
     try:
@@ -173,9 +170,34 @@ def test_a_killed_build_is_cleaned_up_by_the_next(dockyard, tmp_path):
             if line.rstrip().endswith(" started"):
                 break
     finally:
-        build.kill()
-        build.wait()
+        build.send_signal(stop)
+        code = build.wait(timeout=30)
         build.stderr.close()
+    return code
+
+
+def test_an_interrupted_build_cleans_up_after_itself(dockyard, tmp_path):
+    from tests.helpers.networks import IsolatedNetworks
+
+    networks = IsolatedNetworks(dockyard.root)
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox:test\nRUN echo started && sleep 60\n"})
+    try:
+        assert _stopped_in_a_run_step(dockyard.root, context, signal.SIGINT) != 0
+        assert not list((dockyard.root / "build-cache" / "tmp").iterdir())
+        assert str(dockyard.root) not in Path("/proc/mounts").read_text()
+        assert not [c for c in os.listdir("/run/dockyard-runtime") if c.startswith("build-")]
+    finally:
+        assert networks.teardown() == []
+
+
+def test_a_killed_build_is_cleaned_up_by_the_next(dockyard, tmp_path):
+    from tests.helpers.networks import IsolatedNetworks
+
+    networks = IsolatedNetworks(dockyard.root)
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM busybox:test\nRUN echo started && sleep 60\n"})
+    _stopped_in_a_run_step(dockyard.root, context, signal.SIGKILL)
     try:
         steps = list((dockyard.root / "build-cache" / "tmp").glob("build-*/*/step.json"))
         assert len(steps) == 1                              # what the kill left behind
