@@ -107,12 +107,14 @@ async def test_tag_patterns_and_all_tags(cli, registry_api, source, target, layo
     for tag in ("1.0", "1.1", "2.0", "latest"):
         await publish(registry_api, src, "tags/app", layout, one, tag)
 
-    await cli.ok("sync", "--tags", "1.*", "--tags", "latest", f"{src}/tags/app",
-                 f"{dst}/tags/some")
+    some = await cli.ok("sync", "--tags", "1.*", "--tags", "latest", f"{src}/tags/app",
+                        f"{dst}/tags/some")
     await cli.ok("sync", "--all-tags", f"{src}/tags/app", f"{dst}/tags/all")
 
     assert sorted(await registry_api.repository(dst, "tags/some").list_tags()) == \
         ["1.0", "1.1", "latest"]
+    # three tags of one image: its config and layer copied once, not once per tag
+    assert "manifests 3 copied, 0 skipped; blobs 2 copied" in some.lines[-1]
     assert sorted(await registry_api.repository(dst, "tags/all").list_tags()) == \
         ["1.0", "1.1", "2.0", "latest"]
 
@@ -127,6 +129,27 @@ async def test_same_registry_copies_mount_and_tags_can_be_renamed(
 
     await assert_copied(registry_api, layout, one, src, "there/app", "stable")
     assert "blobs 0 copied (0B), 2 mounted" in result.lines[-1]
+
+
+async def test_blobs_one_run_copied_are_mounted_into_its_other_repositories(
+        cli, registry_api, source, target, layout, sync_file):
+    src, dst = host(source), host(target)
+    base = files_layer(base=os.urandom(30_000))
+    for name, extra in (("a", b"a"), ("b", b"b")):
+        manifest = add_image(layout, [base, files_layer(own=extra)])
+        await publish(registry_api, src, f"shared/{name}", layout, manifest, "v1")
+    path = sync_file(f"""
+destination: {dst}/mounted
+concurrency: 1
+repositories:
+  - source: {src}/shared/a
+  - source: {src}/shared/b
+""")
+
+    result = await cli.ok("sync", "--config", str(path))
+
+    assert "blobs 5 copied" in result.lines[-1] and "1 mounted" in result.lines[-1]
+    assert any(line.endswith("Mounted from mounted/shared/a") for line in result.lines)
 
 
 async def test_sync_file_lists_repositories_and_a_failure_does_not_stop_the_rest(
