@@ -99,7 +99,7 @@ class MirroredRepository(RemoteRepository):
             async for chunk in chunks:
                 yield chunk
 
-    async def _first(self, call: Callable[[RemoteRepository], Awaitable[T | None]]) -> T | None:
+    async def _first(self, call: Callable[[RemoteRepository], Awaitable[T]]) -> T:
         """``call`` on each mirror until one answers (None counts as "not here"), else on
         the registry itself, whose answer or error is final."""
         for mirror, repo in self._live():
