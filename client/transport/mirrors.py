@@ -5,9 +5,10 @@ blobs, tag lists) goes to the first mirror that can answer it; a mirror that
 cannot be reached, refuses, or lacks the content (404) hands over to the next
 one and finally to the registry the reference names.  Content is addressed by
 digest and verified by the puller, so it does not matter which of them served
-a blob.  A mirror that could not be reached at all is not tried again by the
-same client.  Writes never go to a mirror: pushes use ``RemoteRepository``
-of the registry itself, which is also what this class inherits for them.
+a blob.  A mirror that cannot be reached, keeps failing or rate-limits is not
+tried again by the same client.  Writes never go to a mirror: pushes use
+``RemoteRepository`` of the registry itself, which is also what this class
+inherits for them.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class MirroredRepository(RemoteRepository):
         return [(m, repo) for m, repo in self._mirrors if self.client.mirrors.is_up(m)]
 
     def _fall_back(self, mirror: "Mirror", repo: RemoteRepository, err: Exception) -> None:
-        if isinstance(err, TransportError):
+        """Go on to the next source; a mirror that is unreachable, failing (5xx) or
+        rate-limiting (429) after the retries is not asked again (404s, 401s are per item)."""
+        if isinstance(err, TransportError) or (
+                isinstance(err, RegistryError) and (err.status >= 500 or err.status == 429)):
             self.client.mirrors.mark_down(mirror)
         log.debug("mirror %s (%s): %s; next source", mirror.url, repo.name, err)

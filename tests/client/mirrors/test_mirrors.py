@@ -192,3 +192,20 @@ async def test_blob_cut_off_by_the_mirror_continues_from_the_origin(
     assert await stored_digest(cli, f"{origin.host}/team/app:v1") == manifest.digest
     assert origin.asked("GET", f"/blobs/{digest}")
     assert origin.ranges == ["bytes=64000-"]
+
+
+async def test_a_failing_mirror_is_left_alone_after_its_first_failure(
+        cli, serve, registry_api, client_config, image):
+    origin = await serve("origin")
+    mirror = await serve("mirror", Faults(refuse=[503] * 50))  # every blob GET fails
+    layout, manifest = image
+    for registry in (origin, mirror):
+        await publish(registry_api, registry.host, "team/app", layout, manifest, "v1")
+    client_config({"mirrors": {origin.host: [f"http://{mirror.host}"]}})
+
+    await cli.ok("pull", f"{origin.host}/team/app:v1")
+
+    assert await stored_digest(cli, f"{origin.host}/team/app:v1") == manifest.digest
+    assert len(origin.asked("GET", "/blobs/")) == 2
+    # one blob tried the mirror (with retries); the other went straight to the origin
+    assert len({path for path in mirror.asked("GET", "/blobs/")}) == 1
