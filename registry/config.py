@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import yaml
+
+from ocispec.names import is_valid_name
 
 from .auth.keys import ALGORITHMS
 from .auth.rules import Rule
@@ -53,7 +56,6 @@ STORAGE_PARAMETERS = ("delete", "redirect", "cache", "maintenance", "tag")
 
 NOT_SUPPORTED = "not supported by Dockyard yet"
 IGNORED_TOP_LEVEL = {
-    "proxy": "the pull-through cache is not supported yet",
     "notifications": "event notifications are not supported",
     "health": "health checks are not supported; GET /v2/ answers while the server runs",
     "middleware": NOT_SUPPORTED,
@@ -169,6 +171,40 @@ class AuthConfig:
         return self.token is not None or self.htpasswd is not None
 
 
+DOCKER_HUB = "https://registry-1.docker.io"
+"""The upstream of a ``proxy`` section that names none, as in distribution's documentation."""
+
+DOCKER_HUB_HOSTS = ("registry-1.docker.io", "docker.io", "index.docker.io")
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    """One registry mirrored under a namespace prefix (``""``: the whole registry)."""
+
+    prefix: str
+    remote_url: str = DOCKER_HUB
+    username: str | None = None
+    password: str | None = None
+    ttl: float = 168 * 3600.0
+    """Cached content unused this long is evicted (distribution's ``proxy.ttl``); 0 never."""
+    library: bool = True
+    """Single-component names are Docker Hub's official images, ``library/<name>`` upstream."""
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """The pull-through cache: distribution's ``proxy`` plus ``dockyard.proxy``."""
+
+    upstreams: tuple[UpstreamConfig, ...] = ()
+    tag_ttl: float = 60.0
+    """How long a tag's manifest is served from the cache before a HEAD asks upstream again."""
+    eviction_interval: float = 3600.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.upstreams)
+
+
 @dataclass(frozen=True)
 class DockyardConfig:
     workers: int = 1
@@ -184,6 +220,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     """What was ignored or not understood, one line each, for the operator to read."""
     auth: AuthConfig = AuthConfig()
+    proxy: ProxyConfig = ProxyConfig()
 
 
 def default_root_directory() -> str:
@@ -401,10 +438,11 @@ def _parse(top: _Reader) -> Config:
     storage = _parse_storage(top)
     dockyard_section = top.section("dockyard")
     auth = _parse_auth(top.section("auth"), dockyard_section.section("auth"))
+    proxy = _parse_proxy(top, dockyard_section.section("proxy"))
     dockyard = _parse_dockyard(dockyard_section)
     top.ignore(IGNORED_TOP_LEVEL)
     top.done()
-    return Config(log, http, storage, dockyard, tuple(top.warnings), auth)
+    return Config(log, http, storage, dockyard, tuple(top.warnings), auth, proxy)
 
 
 def _parse_log(log: _Reader, legacy_level: str) -> LogConfig:
@@ -687,3 +725,41 @@ def _to_list(value: Any) -> list[Any]:
     if not isinstance(value, list):
         raise TypeError(value)
     return value
+
+
+def _parse_proxy(top: _Reader, extension: _Reader) -> ProxyConfig:
+    """distribution's ``proxy`` (one upstream, the whole registry) and ``dockyard.proxy``
+    (``upstreams``: namespace prefix -> upstream, beside repositories clients push to)."""
+    upstreams = []
+    if top.has("proxy"):
+        upstreams.append(_parse_upstream(top.section("proxy"), ""))
+    section = extension.section("upstreams")
+    for prefix in list(section.data):
+        name = prefix.strip("/")
+        if not is_valid_name(name):
+            raise ConfigError(f"{section.name(prefix)}: not a repository namespace "
+                              f"(lower-case components separated by /)")
+        upstreams.append(_parse_upstream(section.section(prefix), name))
+    config = ProxyConfig(tuple(upstreams), extension.duration("tagttl", ProxyConfig.tag_ttl),
+                         _positive(extension, "evictioninterval", ProxyConfig.eviction_interval))
+    section.done()
+    extension.done()
+    return config
+
+
+def _parse_upstream(section: _Reader, prefix: str) -> UpstreamConfig:
+    url = section.string("remoteurl", DOCKER_HUB).rstrip("/")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path:
+        raise ConfigError(f"{section.name('remoteurl')}: expected a registry's base URL such as "
+                          f"{DOCKER_HUB}, got {url!r}")
+    username = section.string("username", None)
+    password = section.string("password", None)
+    if (username is None) != (password is None):
+        missing = "password" if password is None else "username"
+        raise ConfigError(f"{section.name(missing)}: required with "
+                          f"{section.name('username' if missing == 'password' else 'password')}")
+    ttl = section.duration("ttl", UpstreamConfig.ttl)
+    library = section.boolean("library", parsed.hostname in DOCKER_HUB_HOSTS)
+    section.done()
+    return UpstreamConfig(prefix, url, username, password, ttl, library)

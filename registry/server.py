@@ -33,6 +33,8 @@ from .config import Config, ConfigError, HTTPConfig, TLSConfig, UploadPurgingCon
 from .logging_setup import ACCESS_LOGGER, STARTUP_LOGGER, AccessLogger, configure
 from .model import Registry
 from .model.uploads import purge_stale
+from .proxy import ProxyRegistry
+from .proxy import install as install_proxy
 from .storage import create_driver
 from .storage.driver import StorageDriver
 from .supervisor import Supervisor, Work
@@ -228,8 +230,12 @@ async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | 
     driver = create_driver(config.storage)
     try:
         in_flight = _InFlight()
-        app = create_app(Registry(driver, delete_enabled=config.storage.delete_enabled),
-                         middlewares=(in_flight.middleware,), access=access)
+        delete_enabled = config.storage.delete_enabled
+        registry = (ProxyRegistry(driver, config.proxy, delete_enabled=delete_enabled)
+                    if config.proxy.enabled else Registry(driver, delete_enabled=delete_enabled))
+        app = create_app(registry, middlewares=(in_flight.middleware,), access=access)
+        if isinstance(registry, ProxyRegistry):
+            install_proxy(app, registry, evict=purge_uploads)  # eviction in one worker only
         if config.http.headers:
             app.on_response_prepare.append(_header_adder(config.http.headers))
         access_log = logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None
