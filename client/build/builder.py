@@ -192,10 +192,11 @@ class Builder:
         return [(str(info.path), info.overlay_xattrs) for info in infos]
 
     async def adopt(self, chain: list[Digest], layer: LayerBlob, upper: Path) -> None:
-        """Move a staged directory in as the unpacked layer written from it (it holds
-        exactly the layer's files; with ``SOURCE_DATE_EPOCH`` the blob's clamped times
-        differ, and the blob is unpacked instead). A RUN's upper directory is not moved:
-        overlayfs keeps private attributes in it that a lower layer must not carry."""
+        """Move a step's directory in as the unpacked layer written from it: COPY's
+        staged files, or a RUN's upper directory once ``write_layer`` scrubbed overlayfs's
+        private attributes from it. It holds exactly the layer's files; with
+        ``SOURCE_DATE_EPOCH`` the blob's clamped times differ, and the blob is unpacked
+        instead."""
         parent = chain[-1] if chain else None
         await self.lease.add(chain_id(parent, layer.diff_id))
         await asyncio.to_thread(adopt_layer, self.store.layers.root, upper, layer.diff_id,
@@ -339,9 +340,10 @@ class StageBuild:
             if is_empty(upper):
                 return CachedLayer(None, None, self.b.created)
             layer = await asyncio.to_thread(write_layer, upper, self.b.store.blobs,
-                                            self.b.options.compression, self.b.options.epoch)
+                                            self.b.options.compression, self.b.options.epoch,
+                                            isinstance(instruction, ins.Run))
             await self.b.lease.add(layer.digest)
-            if not isinstance(instruction, ins.Run) and self.b.options.epoch is None:
+            if self.b.options.epoch is None:
                 await self.b.adopt(result.chain, layer, upper)
             return CachedLayer(Descriptor(layer.media_type, layer.digest, layer.size),
                                layer.diff_id, self.b.created)

@@ -95,8 +95,9 @@ class _BlobFile:
 
 
 def write_layer(source: Path, blobs: BlobStore, compression: str = "gzip",
-                epoch: int | None = None) -> LayerBlob:
-    """Write ``source`` (upper-dir form) as a layer blob into ``blobs``."""
+                epoch: int | None = None, scrub: bool = False) -> LayerBlob:
+    """Write ``source`` (upper-dir form) as a layer blob into ``blobs``; ``scrub`` removes
+    overlayfs's private attributes from an upper directory on the way (see ``_xattrs``)."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"unknown compression {compression!r}: expected gzip or zstd")
     with blobs.writer() as writer:
@@ -109,7 +110,9 @@ def write_layer(source: Path, blobs: BlobStore, compression: str = "gzip",
             media_type = mediatypes.OCI_LAYER_ZSTD
         sink = _Sink(compressor)
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            tree = _TarWriter(tar, epoch)
+            tree = _TarWriter(tar, epoch, scrub)
+            if scrub:
+                _xattrs(source, scrub)
             tree.directory(source, "")
         compressor.close()
         digest = writer.commit()
@@ -118,9 +121,10 @@ def write_layer(source: Path, blobs: BlobStore, compression: str = "gzip",
 
 
 class _TarWriter:
-    def __init__(self, tar: tarfile.TarFile, epoch: int | None) -> None:
+    def __init__(self, tar: tarfile.TarFile, epoch: int | None, scrub: bool) -> None:
         self.tar = tar
         self.epoch = epoch
+        self.scrub = scrub
         self.links: dict[tuple[int, int], str] = {}
         self.content = 0
 
@@ -173,7 +177,7 @@ class _TarWriter:
         info.uid, info.gid = st.st_uid, st.st_gid
         info.uname = info.gname = ""
         info.mtime = self.mtime(st)
-        xattrs = _xattrs(path)
+        xattrs = _xattrs(path, self.scrub)
         if xattrs:
             info.pax_headers = {f"SCHILY.xattr.{key}": value for key, value in xattrs.items()}
         return info
@@ -200,8 +204,10 @@ def is_opaque(path: Path) -> bool:
     return False
 
 
-def _xattrs(path: Path) -> dict[str, str]:
-    """Extended attributes worth keeping (capabilities, ACLs), never overlay's own."""
+def _xattrs(path: Path, scrub: bool = False) -> dict[str, str]:
+    """Extended attributes worth keeping (capabilities, ACLs), never overlay's own; with
+    ``scrub``, overlay's private ones (origin, impure, uuid: all but opaque) are removed
+    from the file too, so that the tree can serve as a lower layer."""
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError:
@@ -209,6 +215,8 @@ def _xattrs(path: Path) -> dict[str, str]:
     kept = {}
     for name in sorted(names):
         if name.startswith(_SKIPPED_XATTR_PREFIXES):
+            if scrub and name not in _OPAQUE_XATTRS:
+                os.removexattr(path, name, follow_symlinks=False)
             continue
         try:
             value = os.getxattr(path, name, follow_symlinks=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import tarfile
 
 import pytest
@@ -146,6 +147,12 @@ RUN test ! -e /gone && test ! -e /d/sub/f && test -e /d/sub/g
 """})
     code, _, err = dockyard.build(check)
     assert code == 0, err
+    overlay_private = set()  # RUN layers are moved in from upper directories: scrubbed
+    for directory, names, files in os.walk(dockyard.root / "layers"):
+        for path in [directory, *(os.path.join(directory, n) for n in names + files)]:
+            overlay_private |= {x for x in os.listxattr(path, follow_symlinks=False)
+                                if x.startswith("trusted.overlay.") and not x.endswith("opaque")}
+    assert overlay_private == set()
 
 
 def test_failing_run_stops_with_its_exit_code_and_tags_nothing(dockyard, tmp_path):
