@@ -144,6 +144,9 @@ def _mirrors(doc: Mapping[str, object]) -> dict[str, tuple[Mirror, ...]]:
     if not isinstance(per_registry, dict):
         raise ValueError('mirrors must map a registry to a list of URLs: {"ghcr.io": [...]}')
     for registry, urls in per_registry.items():
+        if "/" in registry or not registry:
+            raise ValueError(f"mirrors: {registry!r} is not a registry name "
+                             "(HOST[:PORT], such as ghcr.io)")
         table.setdefault(registry_key(registry), []).extend(
             _strings(per_registry, registry, f"mirrors.{registry}"))
     return {registry: tuple(dict.fromkeys(Mirror.parse(url) for url in urls))

@@ -162,6 +162,7 @@ def test_config_shapes(tmp_path):
     ('{"registry-mirrors": "https://m.example"}', "registry-mirrors must be a list"),
     ('{"mirrors": ["https://m.example"]}', "mirrors must map a registry"),
     ('{"mirrors": {"ghcr.io": "https://m.example"}}', "mirrors.ghcr.io must be a list"),
+    ('{"mirrors": {"https://ghcr.io": ["https://m.example"]}}', "is not a registry name"),
     ('{"registry-mirrors": ["ftp://m.example"]}', "not an http"),
     ('{"registry-mirrors": ["https://u:p@m.example"]}', "no credentials"),
     ('["x"]', "expected a JSON object"),
