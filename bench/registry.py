@@ -103,8 +103,9 @@ class Target:
     def is_distribution(self) -> bool:
         return self.workers == 0
 
-    def server(self, workdir: Path, access_log: bool) -> Server:
-        """A not-yet-started server on a free port over fresh, empty storage in ``workdir``."""
+    def server(self, workdir: Path, access_log: bool, extra: dict | None = None) -> Server:
+        """A not-yet-started server on a free port over fresh, empty storage in ``workdir``;
+        ``extra`` adds top-level config sections (the same for both: ``proxy``)."""
         workdir.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=workdir))
         port = free_port()
@@ -123,6 +124,7 @@ class Target:
         else:
             config["dockyard"] = {"workers": self.workers}
             argv = [sys.executable, "-m", "registry", "serve"]
+        config.update(extra or {})
         config_path = root / "config.yml"
         config_path.write_text(yaml.safe_dump(config))
         return Server(self.name, [*argv, str(config_path)], port, root / "server.log")
