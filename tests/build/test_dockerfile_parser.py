@@ -328,6 +328,15 @@ def test_copy_add_flags():
     assert (copy_json.sources, copy_json.dest) == (("a b",), "/dest dir/")
 
 
+def test_secret_and_ssh_mounts():
+    dockerfile = parse(
+        "FROM a\nRUN --mount=type=secret,id=tok,env=TOKEN,required --mount=type=ssh true\n")
+    secret, ssh = dockerfile.stages[0].instructions[0].mounts
+    assert (secret.type, secret.id, secret.target) == ("secret", "tok", None)
+    assert (secret.option("env"), secret.option("required")) == ("TOKEN", "true")
+    assert (ssh.type, ssh.id, ssh.target) == ("ssh", None, None)
+
+
 def test_healthcheck():
     dockerfile = parse("FROM a\nHEALTHCHECK --interval=1m30s --timeout=500ms --retries=3 "
                        'CMD ["curl", "-f", "http://localhost/"]\nHEALTHCHECK NONE\n')
