@@ -129,9 +129,17 @@ def _secret(mount: ins.Mount, target: str | None, forwarded: Forwarded,
     assert private is not None
     path = private / f"secret-{len(result.mounts)}"
     path.write_bytes(value)
-    os.chown(path, int(mount.option("uid", "0")), int(mount.option("gid", "0")))
-    os.chmod(path, int(mount.option("mode", "0400"), 8))
+    os.chown(path, _number(mount, "uid", "0", 10), _number(mount, "gid", "0", 10))
+    os.chmod(path, _number(mount, "mode", "0400", 8))
     result.mounts.append(_bind(target or f"/run/secrets/{secret_id}", path, True))
+
+
+def _number(mount: ins.Mount, key: str, default: str, base: int) -> int:
+    text = mount.option(key, default) or default
+    try:
+        return int(text, base)
+    except ValueError:
+        raise DockyardError(f"--mount=type={mount.type}: invalid {key} {text!r}") from None
 
 
 def _ssh(mount: ins.Mount, target: str | None, index: int, forwarded: Forwarded,
