@@ -3,12 +3,16 @@ tag patterns, sync files, token auth at the source, and failures."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
+from bench.common import REPO_ROOT
 from client.credentials import Credentials
 from client.transport import RegistryClient
 from ocispec import mediatypes as mt
@@ -232,3 +236,32 @@ async def test_large_blobs_go_up_in_chunks_each_a_ranged_read(
     layer = next(d for d in layout.walk(big) if d.size > 300_000)
     assert len(at_source("GET", f"/blobs/{layer.digest}")) == 4  # 350 kB in 100 kB pieces
     assert len(at_target("PATCH")) == 4
+
+
+def test_quiet_run_as_cron_runs_it(source, target, sync_file, tmp_path):
+    """``python -m client sync --quiet --config FILE`` in a process of its own, no terminal:
+    the summary alone on stdout, exit 0; then a failing entry: one line on stderr, exit 1."""
+    src, dst = host(source), host(target)
+    layout = ImageLayout(tmp_path / "layout")
+
+    async def setup() -> None:
+        async with RegistryClient(retry=FAST_RETRY) as api:
+            await publish(api, src, "cron/app", layout, image(layout, 1000), "1")
+
+    asyncio.run(setup())
+    good = sync_file(f"destination: {dst}\nrepositories: [{{source: {src}/cron/app}}]\n")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "client", "--root", str(tmp_path / "root"), "sync",
+            "--quiet", "--config"]
+
+    ok = subprocess.run([*argv, str(good)], capture_output=True, text=True, env=env,
+                        cwd=REPO_ROOT, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("Synced 1 tag (1 copied") and len(ok.stdout.splitlines()) == 1
+    assert ok.stderr == ""
+
+    good.write_text(f"destination: {dst}\nrepositories: [{{source: {src}/cron/none}}]\n")
+    failed = subprocess.run([*argv, str(good)], capture_output=True, text=True, env=env,
+                            cwd=REPO_ROOT, timeout=60)
+    assert failed.returncode == 1
+    assert len(failed.stderr.splitlines()) == 1 and failed.stderr.startswith("Error: ")
