@@ -8,8 +8,9 @@
   as on Hub);
 - every request recorded with its status (``count``), so tests can tell what
   reached upstream;
-- faults on demand: ``truncate`` (send half a blob and hang up), ``stop`` and
-  ``start`` (the same port again).
+- faults on demand: ``truncate`` (send half a blob and hang up), ``gate`` (send
+  half of every blob, the rest once the event is set), ``stop`` and ``start``
+  (the same port again).
 
     hub = FakeHub(tmp_path)
     await hub.start()
@@ -18,6 +19,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import io
@@ -100,6 +102,7 @@ class FakeHub:
         self.requests: list[tuple[str, str, str, int]] = []  # (method, kind, path, status)
         self.pulls = 0
         self.truncate: set[str] = set()
+        self.gate: asyncio.Event | None = None
         self._driver = FileSystemDriver(str(workdir / "hub-storage"))
         self.registry = Registry(self._driver, delete_enabled=True)
         self._runners: list[web.AppRunner] = []
@@ -163,8 +166,9 @@ class FakeHub:
                 {"errors": [{"code": "TOOMANYREQUESTS",
                              "message": "You have reached your pull rate limit."}]},
                 status=429, headers={**self._rate_headers(), "Retry-After": "3600"})
-        if kind == "blobs" and request.path.rsplit("/", 1)[1] in self.truncate:
-            return await self._truncated(request, Digest.parse(request.path.rsplit("/", 1)[1]))
+        blob = request.path.rsplit("/", 1)[1]
+        if kind == "blobs" and (blob in self.truncate or self.gate is not None):
+            return await self._in_halves(request, Digest.parse(blob))
         response = await handler(request)
         if pull and response.status == 200:
             self.pulls += 1
@@ -178,13 +182,20 @@ class FakeHub:
         return {"RateLimit-Limit": f"{self.pull_limit};w={RATE_WINDOW}",
                 "RateLimit-Remaining": f"{remaining};w={RATE_WINDOW}"}
 
-    async def _truncated(self, request: web.Request, digest: Digest) -> web.StreamResponse:
-        """Announce the whole blob, send half of it, and hang up."""
+    async def _in_halves(self, request: web.Request, digest: Digest) -> web.StreamResponse:
+        """Announce the whole blob and send half of it; then hang up (``truncate``) or wait
+        for ``gate`` and send the rest."""
         data = await self.registry.blob_store.get(digest)
         response = web.StreamResponse(headers={"Docker-Content-Digest": str(digest)})
         response.content_length = len(data)
         await response.prepare(request)
         await response.write(data[:len(data) // 2])
-        assert request.transport is not None
-        request.transport.close()
+        if str(digest) in self.truncate:
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        assert self.gate is not None
+        await self.gate.wait()
+        await response.write(data[len(data) // 2:])
+        await response.write_eof()
         return response

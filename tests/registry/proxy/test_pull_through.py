@@ -189,3 +189,19 @@ async def test_hits_misses_and_upstream_bytes_are_logged_and_counted(hub, make_p
     assert f'dockyard_proxy_upstream_bytes_total{{prefix="hub"}} {size}' in metrics
     assert 'dockyard_proxy_misses_total{prefix="hub"} 4' in metrics
     assert 'dockyard_proxy_hits_total{prefix="hub"} 4' in metrics
+
+
+async def test_a_blob_reaches_the_client_while_upstream_still_sends_it(hub, make_proxy):
+    image = await hub.add_image("library/busybox", "latest", layer_sizes=(4 << 20,))
+    layer = image.layers[0]
+    proxy = await make_proxy(hub.url)
+    hub.gate = asyncio.Event()
+    response = await proxy.get(f"/v2/hub/busybox/blobs/{layer}")
+    assert response.status == 200 and response.content_length == len(image.blobs[layer])
+    first = await response.content.readexactly(1 << 20)  # upstream has sent only half
+    assert first == image.blobs[layer][:1 << 20]
+    assert not await proxy.registry.blob_store.exists(layer)  # not stored before verified
+    hub.gate.set()
+    rest = await response.read()
+    assert first + rest == image.blobs[layer]
+    assert await proxy.registry.repository("hub/busybox").blobs.exists(layer)
