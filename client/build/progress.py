@@ -82,6 +82,7 @@ class TtyProgress:
     def start(self, title: str) -> int:
         self.steps.append(_Step(title, time.monotonic()))
         self._draw()
+        self._schedule()  # its time keeps counting while it prints nothing
         return len(self.steps)
 
     def log(self, step: int, line: str) -> None:

@@ -129,6 +129,10 @@ ADD {url} /head/
     code, _, err = dockyard.build(context, "-t", "git:2")
     assert code == 0 and err.count("CACHED") == 1, err
     assert "head/sub/b" in dockyard.layer_names("git:2")[1]
+    (context / "Dockerfile").write_text(f"FROM scratch\nADD --keep-git-dir=true {url}#v1 /k/\n")
+    code, _, err = dockyard.build(context, "-t", "git:3")
+    assert code == 0, err
+    assert {"k/top", "k/sub/a", "k/.git/HEAD"} <= set(dockyard.layer_names("git:3")[0])
     (context / "Dockerfile").write_text(f"FROM scratch\nADD {url}#nosuchref /x/\n")
     code, _, err = dockyard.build(context)
     assert code == 1 and "no ref 'nosuchref'" in err
