@@ -11,8 +11,9 @@ error before any worker exists.  It then only waits for signals:
   would only do so again, so then everything stops and the exit status is 1.
 
 Signals are blocked and taken with ``sigwaitinfo``, so none is lost between
-checks.  Workers ask the kernel for SIGTERM when the parent dies, so a
-killed supervisor leaves no orphans serving the port.
+checks.  Workers ask the kernel for SIGKILL when the parent dies: a killed
+supervisor is a crashed server, and an orphan left draining would go on
+serving the port and holding upload locks that a restarted server waits for.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ serves; its exit status out."""
 
 
 def _die_with_parent(parent: int) -> None:
+    """Be killed with the supervisor (``parent``), even if it died before this call."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        log.warning("prctl(PR_SET_PDEATHSIG): %s", os.strerror(ctypes.get_errno()))
     if os.getppid() != parent:  # the parent died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Supervisor:

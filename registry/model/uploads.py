@@ -153,14 +153,16 @@ class Uploads:
         return upload_id
 
     async def offset(self, upload_id: str) -> int:
-        """How many bytes the session holds; BLOB_UPLOAD_UNKNOWN if there is no such session."""
+        """How many bytes the session holds; BLOB_UPLOAD_UNKNOWN if there is no such session.
+
+        Answered at once, even while a chunk is being appended (the bytes
+        stored so far): a client asks this to resume after a failed request.
+        """
         self._check_id(upload_id)
         try:
-            writer = await self.driver.writer(self._data(upload_id), append=True)
+            return await self.driver.unfinished_size(self._data(upload_id))
         except PathNotFound:
             raise errors.BlobUploadUnknown(detail={"uuid": upload_id}) from None
-        await writer.close()
-        return writer.size
 
     @contextlib.asynccontextmanager
     async def _writing(self, upload_id: str) -> AsyncIterator[tuple[FileWriter, _Progress | None]]:

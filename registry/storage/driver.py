@@ -164,8 +164,20 @@ class StorageDriver(ABC):
         Without ``append`` any unfinished write at ``path`` is discarded and
         the writer starts empty; with it the writer continues the unfinished
         (closed) write, and PathNotFound is raised when there is none, even if
-        committed content exists at ``path``.
+        committed content exists at ``path``.  An unfinished write has one
+        writer at a time, across processes too: this waits until the current
+        one is finished, and raises PathNotFound if that one committed or cancelled.
         """
+
+    async def unfinished_size(self, path: str) -> int:
+        """Bytes of the unfinished write at ``path`` now, without waiting for its writer.
+
+        PathNotFound when there is none.  A writer busy appending may add
+        more; this is for reporting progress, never for deciding where to write.
+        """
+        writer = await self.writer(path, append=True)
+        await writer.close()
+        return writer.size
 
     @abstractmethod
     async def stat(self, path: str) -> FileInfo:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 import stat as stat_mode
@@ -45,6 +46,11 @@ STALE_AFTER = 3600.0
 entries may belong to another process serving the same root."""
 
 _MISSING = (FileNotFoundError, NotADirectoryError)
+
+LOCK_RETRY = 0.02
+"""Seconds between attempts to take an unfinished write that another writer holds.  Polled,
+not waited for in a thread: a wait that cannot be cancelled would hold a thread for as
+long as a stalled client holds the lock."""
 
 _T = TypeVar("_T")
 
@@ -87,6 +93,26 @@ def _prune(directory: str, root: str) -> None:
         except OSError:  # not empty, or pruned already
             return
         directory = os.path.dirname(directory)
+
+
+def _lock_current(handle: BinaryIO, name: str) -> bool:
+    """Take the writer's lock on ``handle``, opened at ``name``, if that is still the file there.
+
+    Worker processes share the storage, and two appending to one upload at
+    once would interleave their bytes.  The lock (released when the handle
+    closes, or its process dies) keeps one writer per unfinished write.
+    False when another writer holds it, or when the file was committed
+    (renamed) or cancelled (deleted) meanwhile: the caller reopens and tries
+    again, so a writer never appends to what is no longer the unfinished write.
+    """
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    try:
+        return os.stat(name).st_ino == os.fstat(handle.fileno()).st_ino
+    except _MISSING:
+        return False
 
 
 def _flush_and_close(handle: BinaryIO) -> None:
@@ -282,17 +308,29 @@ class FileSystemDriver(StorageDriver):
     async def writer(self, path: str, append: bool = False) -> FileWriter:
         upload = self._upload(path)
 
-        def open_writer() -> tuple[BinaryIO, int]:
-            if not append:
-                return _creating_parents(upload, partial(open, upload, "wb")), 0
+        def open_locked() -> tuple[BinaryIO, int] | None:
+            """The unfinished write, locked and ready to append; None while another has it."""
             try:
-                handle = open(upload, "r+b")
+                handle = (open(upload, "r+b") if append else
+                          _creating_parents(upload, partial(open, upload, "ab")))
             except _MISSING:
                 raise PathNotFound(path) from None
+            if not _lock_current(handle, upload):
+                handle.close()
+                return None
+            if not append:
+                handle.truncate(0)
             return handle, handle.seek(0, os.SEEK_END)
 
-        handle, size = await self._run(open_writer)
-        return _FileSystemWriter(self, path, handle, size)
+        while (opened := await self._run(open_locked)) is None:
+            await asyncio.sleep(LOCK_RETRY)
+        return _FileSystemWriter(self, path, *opened)
+
+    async def unfinished_size(self, path: str) -> int:
+        try:
+            return os.stat(self._upload(path)).st_size  # a metadata lookup: inline, as stat
+        except _MISSING:
+            raise PathNotFound(path) from None
 
     async def stat(self, path: str) -> FileInfo:
         local = self._local(path)

@@ -368,6 +368,45 @@ class DriverSuite:
         await assert_missing(append_to, "/upload")
         await driver.delete("/upload")
 
+    async def test_one_writer_at_a_time(self, driver: StorageDriver) -> None:
+        """A second writer waits for the first, then continues where it left off."""
+        writer = await driver.writer("/upload")
+        await writer.write(b"abc")
+        waiting = asyncio.ensure_future(driver.writer("/upload", append=True))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        await writer.close()
+        resumed = await asyncio.wait_for(waiting, 5)
+        assert resumed.size == 3
+        await resumed.cancel()
+
+    async def test_a_writer_that_waited_for_a_commit_finds_nothing(
+            self, driver: StorageDriver) -> None:
+        writer = await driver.writer("/upload")
+        await writer.write(b"abc")
+        waiting = asyncio.ensure_future(driver.writer("/upload", append=True))
+        await asyncio.sleep(0.1)
+        await writer.commit()
+        with pytest.raises(PathNotFound):
+            await asyncio.wait_for(waiting, 5)
+        assert await driver.get_content("/upload") == b"abc"
+        await driver.delete("/upload")
+
+    async def test_unfinished_size_does_not_wait_for_the_writer(
+            self, driver: StorageDriver) -> None:
+        with pytest.raises(PathNotFound):
+            await driver.unfinished_size("/upload")
+        writer = await driver.writer("/upload")
+        await writer.write(b"abc")
+        await writer.close()
+        writer = await driver.writer("/upload", append=True)
+        await writer.write(b"def")
+        assert await asyncio.wait_for(driver.unfinished_size("/upload"), 1) in (3, 6)
+        await writer.commit()
+        with pytest.raises(PathNotFound):
+            await driver.unfinished_size("/upload")
+        await driver.delete("/upload")
+
     async def test_cancel_leaves_nothing(self, driver: StorageDriver, append_to: Appender) -> None:
         await leave_unfinished(driver, "/dir/upload", b"first session")
         writer = await driver.writer("/dir/upload", append=True)
