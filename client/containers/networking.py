@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 WITHOUT_LIBRARY = ("none", "host")
 JOIN = "container:"
+JOINED = "netns-joined"  # in a container's directory: another joined its network (this run)
 
 
 def add_arguments(add) -> None:
@@ -134,6 +135,7 @@ def _join(store: ContainerStore, record: dict, ref: str) -> str:
         saved["Config"]["Hostname"] = peer["Config"]["Hostname"]  # as Docker records it
         store.save(saved)
     record["Config"]["Hostname"] = peer["Config"]["Hostname"]
+    _touch(store.path(peer["Id"], JOINED))  # its release takes its veths out of the namespace
     pinned = store.path(peer["Id"], "netns")
     return pinned if os.path.exists(pinned) else f"/proc/{peer['State']['Pid']}/ns/net"
 
@@ -204,7 +206,10 @@ def release(store: ContainerStore, record: dict) -> None:
                 pass
     elif uses_library(record):
         from runtime.network import Networks
-        Networks(library_root(store)).cleanup(record["Id"])
+        joined = store.path(record["Id"], JOINED)
+        Networks(library_root(store)).cleanup(record["Id"], shared=os.path.exists(joined))
+        if os.path.exists(joined):
+            os.unlink(joined)
 
 
 def forget(store: ContainerStore, record: dict) -> None:
@@ -222,6 +227,10 @@ def uses_library(record: dict) -> bool:
 
 def _mode(record: dict) -> str:
     return (record.get("HostConfig") or {}).get("NetworkMode", "none")
+
+
+def _touch(path: str) -> None:
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
 
 
 def library_root(store: ContainerStore) -> str:

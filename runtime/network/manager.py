@@ -211,7 +211,7 @@ class Networks:
                     self.store.delete_container(record.id)
                 raise
 
-    def cleanup(self, container_id: str) -> None:
+    def cleanup(self, container_id: str, shared: bool = False) -> None:
         """Release what a container holds: veths, addresses, host ports, rules.
 
         For a container whose processes are gone (it stopped, or its ``run``
@@ -220,11 +220,14 @@ class Networks:
         the same networks.  The namespace is the caller's to unpin; doing that
         first makes this quicker, as the kernel then removes the veths with
         the namespace instead of this call deleting them one by one.
+        ``shared``: other containers joined the namespace (``container:``) and
+        keep it alive, so its veths are deleted all the same (as Docker takes
+        the interfaces away from them), not left holding released addresses.
         """
         with self.store.locked():
             record = self.store.container(container_id)
             if record is not None:
-                self._release(record)
+                self._release(record, shared)
 
     def forget(self, container_id: str) -> None:
         """cleanup, then drop the record (``rm``); idempotent."""
@@ -371,9 +374,11 @@ class Networks:
             raise NetworkError(f"bridge name {bridge!r} is taken or too long (15 characters at most)")
 
     def _delete_network(self, network: Network) -> None:
+        """The bridge, then the record (a failure in between leaves a record naming the
+        bridge, which a later rm or prune removes), then the network's rules."""
         from . import netlink
-        self.store.delete_network(network)
         netlink.delete_link(network.bridge)
+        self.store.delete_network(network)
         self._sync_rules(force=True)
 
     # -- internals: attaching -------------------------------------------------
@@ -466,7 +471,7 @@ class Networks:
         path = peer.netns or f"/proc/{peer_pid}/ns/net"
         return Attachment({"type": "network", "path": path}, peer.hostname, self._file_map(peer))
 
-    def _release(self, record: Container) -> None:
+    def _release(self, record: Container, shared: bool = False) -> None:
         """Undo _attach as far as it got; every step tolerates what is already gone.
 
         Veths are deleted only while the namespace is still pinned.  Once its
@@ -476,7 +481,7 @@ class Networks:
         (~70 ms) for nothing.
         """
         touched = set()
-        pinned = record.netns is not None and os.path.exists(record.netns)
+        pinned = shared or record.netns is not None and os.path.exists(record.netns)
         if any(e.veth or e.ip for e in record.endpoints):
             for endpoint in record.endpoints:
                 if endpoint.veth and pinned:

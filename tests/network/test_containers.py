@@ -143,7 +143,12 @@ def test_a_container_joins_the_network_of_another(net) -> None:
     assert f"{own_ip}\t{web['Config']['Hostname']}" in out  # web's hosts file, not one of its own
     conflicting = net("run", "--rm", "--network", "container:web", "-p", "80", BUSYBOX, "true")
     assert conflicting.returncode == 125 and "conflicting options" in conflicting.stderr
-    net.ok("kill", "web")
+
+    net.ok("run", "-d", "--name", "joined", "--network", "container:web", BUSYBOX, "sleep", "60")
+    net.ok("kill", "web")  # as Docker's, the joined container loses the interfaces, not the namespace
+    veth = f"dy{web['Id'][:12]}"
+    net.wait_for(lambda: veth not in links(), what="web's veth to go")
+    assert "eth0" not in net.ok("exec", "joined", "ip", "-o", "link")
     stopped = net("run", "--rm", "--network", "container:web", BUSYBOX, "true")
     assert stopped.returncode == 125 and "non running container" in stopped.stderr
     missing = net("run", "--rm", "--network", "container:nosuch", BUSYBOX, "true")
