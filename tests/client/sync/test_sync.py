@@ -18,6 +18,7 @@ from client.transport import RegistryClient
 from ocispec import mediatypes as mt
 from ocispec.digest import Digest
 
+from ...helpers.fake_hub import FakeHub
 from ...helpers.oci_layout import ImageLayout
 from ...registry.auth.kit import PASSWORDS, token_settings
 from ...registry.server_process import run_registry
@@ -265,3 +266,30 @@ def test_quiet_run_as_cron_runs_it(source, target, sync_file, tmp_path):
                             cwd=REPO_ROOT, timeout=60)
     assert failed.returncode == 1
     assert len(failed.stderr.splitlines()) == 1 and failed.stderr.startswith("Error: ")
+
+
+async def test_docker_hub_like_source_unchanged_costs_no_pulls(cli, registry_api, target,
+                                                                tmp_path):
+    """A loopback Docker Hub (token realm on a server of its own, ``library/`` images, one
+    pull allowed): the first sync spends the pull, the next ones only HEAD, which is free."""
+    hub = FakeHub(tmp_path / "hub", pull_limit=1)
+    await hub.start()
+    try:
+        image = await hub.add_image("library/busybox", "latest", seed="sync")
+        src, dst = hub.url.removeprefix("http://"), host(target)
+
+        await cli.ok("sync", f"{src}/library/busybox", f"{dst}/dockerhub/library/busybox")
+        for _ in range(2):
+            again = await cli.ok("sync", f"{src}/library/busybox",
+                                 f"{dst}/dockerhub/library/busybox")
+            assert "(0 copied, 1 up to date)" in again.lines[-1]
+
+        copied = await registry_api.repository(dst, "dockerhub/library/busybox").head_manifest(
+            "latest")
+        assert copied is not None and copied.digest == image.digest
+        assert hub.count("GET", "manifests") == 1  # the one pull, by digest
+        assert hub.count("HEAD", "manifests") == 3
+        assert hub.count("GET", "blobs") == len(image.blobs)
+        assert hub.count("GET", "token") >= 1  # tokens came from the separate realm
+    finally:
+        await hub.close()
