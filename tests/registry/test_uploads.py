@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from registry.api import uploads as uploads_api
 from registry.app import create_app
 from registry.model import Registry
 from registry.model import paths
+from registry.model import uploads as uploads_model
 from registry.model.uploads import purge_stale
 from registry.storage.filesystem import FileSystemDriver
 
@@ -365,3 +367,28 @@ async def test_purge_stale(client, driver):
 
 async def test_purge_stale_on_empty_storage(driver):
     assert await purge_stale(driver, 0) == 0
+
+
+async def test_status_answers_while_a_patch_is_in_flight(client):
+    """A client resuming after a stalled PATCH asks for the status: it must not wait for it."""
+    location = await start(client)
+    assert (await patch(client, location, DATA, 0)).status == 202
+    sent = b"x" * (uploads_model.BATCH_SIZE + 1000)  # more than the server buffers
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    try:
+        writer.write((f"PATCH {location} HTTP/1.1\r\nHost: x\r\n"
+                      f"Content-Length: {2 * len(sent)}\r\n"
+                      f"Content-Range: {len(DATA)}-{len(DATA) + 2 * len(sent) - 1}\r\n\r\n"
+                      ).encode() + sent)
+        await writer.drain()
+        stored = 0
+        for _ in range(100):  # until the server has stored a batch of it
+            response = await asyncio.wait_for(client.get(location), timeout=2)
+            assert response.status == 204
+            stored = int(response.headers["Range"].split("-")[1]) + 1
+            if stored > len(DATA):
+                break
+            await asyncio.sleep(0.02)
+        assert len(DATA) < stored <= len(DATA) + len(sent)
+    finally:
+        writer.close()
