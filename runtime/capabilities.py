@@ -9,15 +9,17 @@ the kernel only allows ambient bits that are already permitted and
 inheritable.  Without the bounding cut a root process would regain every
 capability at exec, whatever capset said.
 
-ctypes is imported with the module, not on first use: the calls run in the
-container's child after pivot_root, where the host's Python library is out
-of reach.
+runtime.libc is imported with the module, not on first use: the calls run
+in the container's child after pivot_root, where the host's Python library
+is out of reach.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
+
+from runtime.libc import Structure, byref, c_int, c_uint32, c_ulong, get_errno
+from runtime.libc import libc as _libc
 
 TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
 if TYPE_CHECKING:
@@ -155,19 +157,18 @@ def status(pid: int | str = "self") -> dict[str, list[str]]:
 
 # -- applying them -------------------------------------------------------------
 
-_libc = ctypes.CDLL(None, use_errno=True)  # the process's own libc: no file is opened
 
 
 def _call(what: str, function: str, *args: Any) -> int:
     """A libc call whose failure raises CapabilityError saying `what` failed and why."""
     ret = getattr(_libc, function)(*args)
     if ret < 0:
-        raise CapabilityError(f"{what}: {os.strerror(ctypes.get_errno())}")
+        raise CapabilityError(f"{what}: {os.strerror(get_errno())}")
     return ret
 
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0) -> int:
-    ulong = ctypes.c_ulong
+    ulong = c_ulong
     return _call(f"prctl({option}, {arg2})", "prctl", option, ulong(arg2), ulong(arg3), ulong(0),
                  ulong(0))
 
@@ -190,13 +191,12 @@ def drop_bounding(keep: Iterable[str]) -> None:
             _prctl(PR_CAPBSET_DROP, number)
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _CapHeader(Structure):
+    _fields_ = [("version", c_uint32), ("pid", c_int)]
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _CapData(Structure):
+    _fields_ = [("effective", c_uint32), ("permitted", c_uint32), ("inheritable", c_uint32)]
 
 
 def capset(effective: Iterable[str], permitted: Iterable[str], inheritable: Iterable[str]) -> None:
@@ -204,7 +204,7 @@ def capset(effective: Iterable[str], permitted: Iterable[str], inheritable: Iter
     masks = [_mask(effective), _mask(permitted), _mask(inheritable)]
     data = (_CapData * 2)(_CapData(*(m & 0xFFFFFFFF for m in masks)),
                           _CapData(*(m >> 32 for m in masks)))
-    _call("capset", "capset", ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data)
+    _call("capset", "capset", byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), data)
 
 
 def set_ambient(names: Iterable[str]) -> None:

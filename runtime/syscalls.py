@@ -1,19 +1,20 @@
-"""ctypes bindings for the Linux calls Python 3.11's os module lacks.
+"""Bindings for the Linux calls Python 3.11's os module lacks (through runtime.libc).
 
 The runtime needs unshare, setns, mount, umount2, pivot_root, sethostname and
 prctl; os gains some of them only in 3.12.  Each wrapper raises OSError with the
 errno and the call's arguments, so a failure inside the container's set-up
 reads as "mount('proc', '/proc'): Operation not permitted" rather than a bare
-errno.  Loading libc through ctypes costs a few milliseconds, paid once, only
-by the commands that set containers up.
+errno.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-_libc = ctypes.CDLL(None, use_errno=True)
+from runtime.libc import Structure, addressof, buffer, byref, c_uint, c_ulong, c_ushort, c_void_p
+from runtime.libc import get_errno
+from runtime.libc import libc as _libc
+
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -57,13 +58,13 @@ _SYS_SECCOMP = {"x86_64": 317, "aarch64": 277, "ppc64le": 358, "s390x": 348}
 _SECCOMP_SET_MODE_FILTER = 1
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(Structure):
+    _fields_ = [("len", c_ushort), ("filter", c_void_p)]
 
 
 def _check(ret: int, call: str) -> None:
     if ret < 0:
-        err = ctypes.get_errno()
+        err = get_errno()
         raise OSError(err, f"{call}: {os.strerror(err)}")
 
 
@@ -84,7 +85,7 @@ def setns(fd: int, nstype: int = 0) -> None:
 def mount(source: str | None, target: str, fstype: str | None = None,
           flags: int = 0, data: str | None = None) -> None:
     """mount(2); data is the filesystem's option string."""
-    _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), ctypes.c_ulong(flags), _enc(data)),
+    _check(_libc.mount(_enc(source), _enc(target), _enc(fstype), c_ulong(flags), _enc(data)),
            f"mount({source!r}, {target!r}, {fstype!r})")
 
 
@@ -109,16 +110,15 @@ def setdomainname(name: str) -> None:
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    ret = _libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                      ctypes.c_ulong(arg4), ctypes.c_ulong(arg5))
+    ret = _libc.prctl(option, c_ulong(arg2), c_ulong(arg3), c_ulong(arg4), c_ulong(arg5))
     _check(ret, f"prctl({option})")
     return ret
 
 
 def seccomp_set_mode_filter(program: bytes, flags: int = 0) -> None:
     """seccomp(SECCOMP_SET_MODE_FILTER): install a BPF program (8-byte sock_filter entries)."""
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    code = buffer(program)
+    fprog = _SockFprog(len(program) // 8, addressof(code))
     number = _SYS_SECCOMP[os.uname().machine]
-    _check(_libc.syscall(number, _SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags), ctypes.byref(fprog)),
+    _check(_libc.syscall(number, _SECCOMP_SET_MODE_FILTER, c_uint(flags), byref(fprog)),
            "seccomp(SECCOMP_SET_MODE_FILTER)")

@@ -87,29 +87,26 @@ def compile_rules(rules: list[DeviceRule]) -> bytes:
 
 
 def _bpf(command: int, attr: bytes) -> int:
-    import ctypes
+    from runtime.libc import buffer, c_int, c_long, c_uint, get_errno, libc
 
     number = _BPF_SYSCALL.get(os.uname().machine)
     if number is None:
         raise CgroupError(f"device rules on cgroup v2 are not supported on {os.uname().machine}")
-    buffer = ctypes.create_string_buffer(attr, len(attr))
-    libc = ctypes.CDLL(None, use_errno=True)
-    ret = libc.syscall(ctypes.c_long(number), ctypes.c_int(command), buffer,
-                       ctypes.c_uint(len(attr)))
+    ret = libc.syscall(c_long(number), c_int(command), buffer(attr), c_uint(len(attr)))
     if ret < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+        raise OSError(get_errno(), os.strerror(get_errno()))
     return ret
 
 
 def attach(cgroup_dir: str, rules: list[DeviceRule]) -> None:
     """Load the program for `rules` and attach it to the v2 cgroup at `cgroup_dir`."""
-    import ctypes
+    from runtime.libc import addressof, buffer
 
     code = compile_rules(rules)
-    program = ctypes.create_string_buffer(code, len(code))
-    license = ctypes.create_string_buffer(b"Apache-2.0")
+    program = buffer(code)
+    license = buffer(b"Apache-2.0\0")
     load = struct.pack("<IIQQIIQII", _BPF_PROG_TYPE_CGROUP_DEVICE, len(code) // 8,
-                       ctypes.addressof(program), ctypes.addressof(license), 0, 0, 0, 0, 0)
+                       addressof(program), addressof(license), 0, 0, 0, 0, 0)
     try:
         prog_fd = _bpf(_BPF_PROG_LOAD, load)
     except OSError as e:
