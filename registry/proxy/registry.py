@@ -118,7 +118,7 @@ class ProxyRegistry(Registry):
         if mirror is None:
             return super().repository(name)
         local, remote = mirror.names(name)
-        return ProxyRepository(Repository(self, local), mirror, remote)
+        return ProxyRepository(super().repository(local), mirror, remote)
 
     async def evict(self) -> int:
         """Evict what each mirror has not used within its ttl; how many items went."""

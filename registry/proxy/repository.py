@@ -183,7 +183,10 @@ class CachedBlobs:
     """Blobs: the cached ones linked as usual, missing ones fetched (once) from upstream.
 
     A per-request object: ``size`` decides where the bytes come from, and
-    ``store`` (what the handler sends from) follows that decision.
+    ``store`` (what the handler sends from) follows that decision.  ``size``
+    is all a HEAD asks, but for a blob not cached it starts the download too
+    (the handler does not say which method it serves): a client that asks
+    about a blob is about to fetch it.
     """
 
     def __init__(self, repository: ProxyRepository) -> None:
@@ -196,10 +199,14 @@ class CachedBlobs:
 
     async def size(self, digest: Digest) -> int:
         mirror = self.repository.mirror
-        if await self.local.exists(digest):
+        try:
+            size = await self.local.size(digest)
+        except errors.BlobUnknown:
+            pass
+        else:
             mirror.hit("blob", self.name, digest)
             await self.repository.touch(paths.layer_link(self.name, digest), digest)
-            return await self.local.store.size(digest)
+            return size
         mirror.miss("blob", self.name, digest)
         download = await mirror.downloads.join(
             self.repository.local.uploads, digest,

@@ -17,6 +17,7 @@ be reached is ``503 UNAVAILABLE``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Mapping
@@ -74,7 +75,7 @@ class Upstream:
     def __init__(self, config: UpstreamConfig, stats: Stats) -> None:
         self.url = config.remote_url
         self.stats = stats
-        self._account = (aiohttp.BasicAuth(config.username, config.password)
+        self._account = (_basic(config.username, config.password)
                          if config.username is not None and config.password is not None
                          else None)
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (Authorization, expiry)
@@ -183,7 +184,7 @@ class Upstream:
                 raise UpstreamError(401, "UNAUTHORIZED",
                                     f"upstream {self.url} needs credentials: set its username "
                                     f"and password")
-            return self._account.encode()
+            return self._account
         token, lifetime = await self._fetch_token(challenge, scope)
         value = f"Bearer {token}"
         self._tokens[scope] = (value, time.monotonic() + max(lifetime - TOKEN_MARGIN, 0))
@@ -195,8 +196,9 @@ class Upstream:
         if challenge.service:
             params["service"] = challenge.service
         self.stats.token_requests += 1
+        headers = {"Authorization": self._account} if self._account else {}
         async with self.session.get(challenge.realm, params=params,
-                                    auth=self._account) as response:
+                                    headers=headers) as response:
             if response.status != 200:
                 raise await _refusal(response, f"token from {challenge.realm}: ")
             body = await response.json(content_type=None)
@@ -221,6 +223,10 @@ async def _refusal(response: aiohttp.ClientResponse, prefix: str = "") -> Upstre
     finally:
         response.release()
     return UpstreamError(response.status, code, prefix + str(message), detail, headers)
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 def _status_code(status: int) -> str:

@@ -1,7 +1,8 @@
 """Docker Hub on loopback, for pull-through cache tests: Dockyard itself with Hub's habits.
 
 - token auth whose realm is a server of its own (as auth.docker.io is to
-  registry-1.docker.io), anonymous pulls allowed, service ``registry.docker.io``;
+  registry-1.docker.io), service ``registry.docker.io``: anonymous pulls of
+  ``library/*``, ``private/*`` for the ``ACCOUNT`` only;
 - official images under ``library/``;
 - ``RateLimit-Limit``/``RateLimit-Remaining`` on manifest GETs and ``429
   TOOMANYREQUESTS`` once ``pull_limit`` of them were answered (HEAD is free,
@@ -35,12 +36,15 @@ from ocispec import mediatypes as mt
 from ocispec.digest import Digest
 from registry.app import create_app
 from registry.auth import setup as auth_setup
+from registry.auth.passwords import PasswordFile
 from registry.auth.rules import Rule
 from registry.config import AuthConfig, IssuerConfig, TokenAuthConfig
 from registry.model import Registry
 from registry.storage.filesystem import FileSystemDriver
 
 SERVICE = "registry.docker.io"
+ACCOUNT = ("mirror", "mirror-secret")
+"""The one account; only it may pull ``private/*`` (everyone may pull ``library/*``)."""
 RATE_WINDOW = 21600  # Hub's six hours, as its headers state it
 
 
@@ -124,10 +128,13 @@ class FakeHub:
     # --- serving ------------------------------------------------------------------------
 
     def _access(self):
+        users = self.workdir / "hub-users"
+        PasswordFile(str(users)).set(*ACCOUNT)
         return auth_setup.build(AuthConfig(
             token=TokenAuthConfig(self.realm, SERVICE, "auth.docker.io"),
-            issuer=IssuerConfig(str(self.workdir / "hub-token.key")),
-            rules=(Rule(("*",), frozenset({"pull"}), anonymous=True),)))
+            issuer=IssuerConfig(str(self.workdir / "hub-token.key")), users=str(users),
+            rules=(Rule(("private/*",), frozenset({"pull"}), users=frozenset({ACCOUNT[0]})),
+                   Rule(("library/*",), frozenset({"pull"}), anonymous=True))))
 
     async def start(self) -> None:
         access = self._access()

@@ -26,15 +26,17 @@ async def hub(tmp_path):
 
 @pytest.fixture
 async def make_proxy(tmp_path, aiohttp_client) -> Callable:
-    """``await make_proxy(url, prefix="hub", tag_ttl=60, ttl=3600)``: a client of a Dockyard
-    whose ``prefix/...`` repositories mirror ``url``; the rest are ordinary."""
+    """``await make_proxy(url, prefix="hub", tag_ttl=60, ttl=3600, account=None)``: a client
+    of a Dockyard whose ``prefix/...`` repositories mirror ``url``; the rest are ordinary."""
     drivers = []
 
     async def make(url: str, *, prefix: str = "hub", tag_ttl: float = 60.0,
-                   ttl: float = 3600.0, library: bool = True, storage: str = "proxy-storage"):
-        driver = FileSystemDriver(str(tmp_path / storage))
+                   ttl: float = 3600.0, library: bool = True,
+                   account: tuple[str, str] | None = None):
+        driver = FileSystemDriver(str(tmp_path / "proxy-storage"))
         drivers.append(driver)
-        config = ProxyConfig((UpstreamConfig(prefix, url, ttl=ttl, library=library),),
+        username, password = account or (None, None)
+        config = ProxyConfig((UpstreamConfig(prefix, url, username, password, ttl, library),),
                              tag_ttl=tag_ttl)
         registry = ProxyRegistry(driver, config)
         app = create_app(registry)

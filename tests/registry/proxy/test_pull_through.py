@@ -10,6 +10,8 @@ import time
 from ocispec.digest import Digest
 from registry.model import paths
 
+from tests.helpers.fake_hub import ACCOUNT
+
 from .conftest import ACCEPT, pull
 
 
@@ -205,3 +207,14 @@ async def test_a_blob_reaches_the_client_while_upstream_still_sends_it(hub, make
     rest = await response.read()
     assert first + rest == image.blobs[layer]
     assert await proxy.registry.repository("hub/busybox").blobs.exists(layer)
+
+
+async def test_the_configured_account_signs_in_upstream_and_refusals_pass_through(
+        hub, make_proxy):
+    await hub.add_image("private/app", "v1")
+    anonymous = await make_proxy(hub.url)
+    refused = await anonymous.get("/v2/hub/private/app/manifests/v1", headers=ACCEPT)
+    assert refused.status == 403  # upstream's 401: signing in *here* would not help
+    assert (await refused.json())["errors"][0]["code"] == "UNAUTHORIZED"
+    signed_in = await make_proxy(hub.url, account=ACCOUNT)
+    assert await pull(signed_in, "hub/private/app", "v1")
