@@ -106,6 +106,8 @@ class UploadPurgingConfig:
     enabled: bool = True
     age: float = 168 * 3600.0
     interval: float = 24 * 3600.0
+    dry_run: bool = False
+    """Log the sessions that would be purged, delete none (distribution's ``dryrun``)."""
 
 
 @dataclass(frozen=True)
@@ -544,14 +546,11 @@ def _parse_upload_purging(purging: _Reader) -> UploadPurgingConfig:
     enabled = purging.boolean("enabled", defaults.enabled)
     age = purging.duration("age", defaults.age)
     interval = purging.duration("interval", defaults.interval)
-    if purging.boolean("dryrun", False) and enabled:
-        purging.warnings.append(f"{purging.name('dryrun')}: Dockyard cannot list what it would "
-                                f"purge, so upload purging is off")
-        enabled = False
+    dry_run = purging.boolean("dryrun", defaults.dry_run)
     if enabled and interval <= 0:
         raise ConfigError(f"{purging.name('interval')}: must be longer than 0")
     purging.done()
-    return UploadPurgingConfig(enabled, age, interval)
+    return UploadPurgingConfig(enabled, age, interval, dry_run)
 
 
 def _parse_dockyard(dockyard: _Reader) -> DockyardConfig:

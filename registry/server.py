@@ -275,12 +275,15 @@ def _header_adder(headers: Mapping[str, tuple[str, ...]]
 
 
 async def _purge_uploads(driver: StorageDriver, purging: UploadPurgingConfig) -> None:
-    """Distribution's upload purging: every ``interval``, drop sessions older than ``age``."""
+    """Distribution's upload purging: every ``interval``, drop sessions older than ``age``
+    (or, in a dry run, log what would be dropped)."""
     while True:
         try:
-            purged = await purge_stale(driver, purging.age)
+            purged = await purge_stale(driver, purging.age, dry_run=purging.dry_run)
             if purged:
-                log.info("purged %d stale upload session%s", purged, "" if purged == 1 else "s")
+                log.info("%s %d stale upload session%s",
+                         "dry run: would purge" if purging.dry_run else "purged",
+                         purged, "" if purged == 1 else "s")
         except Exception:
             log.exception("upload purging failed; next attempt in %gs", purging.interval)
         await asyncio.sleep(purging.interval)

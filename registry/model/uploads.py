@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import re
 import time
 import uuid
@@ -34,6 +35,8 @@ from .. import errors
 from ..storage.driver import FileWriter, PathNotFound, StorageDriver
 from . import paths
 from .blobs import LinkedBlobs
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1 << 20
 """Request bodies are written and hashed in batches of this size: large enough
@@ -298,16 +301,23 @@ async def _started_at(driver: StorageDriver, name: str, upload_id: str) -> float
         return 0.0
 
 
-async def purge_stale(driver: StorageDriver, older_than_seconds: float) -> int:
+async def purge_stale(driver: StorageDriver, older_than_seconds: float, *,
+                      dry_run: bool = False) -> int:
     """Delete the upload sessions started more than ``older_than_seconds`` ago; returns how many.
 
     Clients abandon uploads and servers get killed mid-upload; like
     distribution's upload purging, this reclaims what they leave behind.
+    With ``dry_run`` (distribution's ``dryrun``) it deletes nothing and logs
+    each session it would delete instead.
     """
     cutoff = time.time() - older_than_seconds
     purged = 0
     async for name, upload_id in _sessions_under(driver, paths.REPOSITORIES):
         if await _started_at(driver, name, upload_id) < cutoff:
-            await _delete_if_present(driver, paths.upload_dir(name, upload_id))
+            if dry_run:
+                log.info("upload purging (dry run): would delete session %s of %s",
+                         upload_id, name)
+            else:
+                await _delete_if_present(driver, paths.upload_dir(name, upload_id))
             purged += 1
     return purged

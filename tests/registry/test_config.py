@@ -144,6 +144,23 @@ def test_durations_and_dockyard_settings(tmp_path):
     assert config.dockyard.workers >= 1
 
 
+@pytest.mark.parametrize("settings, enabled, dry_run", [
+    ("{dryrun: true}", True, True),
+    ("{enabled: true, dryrun: true}", True, True),
+    ("{enabled: false, dryrun: true}", False, True),
+    ("{enabled: false}", False, False),
+])
+def test_upload_purging_dry_run_is_distributions(tmp_path, settings, enabled, dry_run):
+    """``dryrun`` logs what would go and deletes nothing; ``enabled: false`` purges nothing."""
+    config = load(write(tmp_path, f"""\
+        storage:
+          maintenance: {{uploadpurging: {settings}}}
+    """), {})
+    assert config.storage.upload_purging.enabled is enabled
+    assert config.storage.upload_purging.dry_run is dry_run
+    assert not config.warnings
+
+
 def test_unknown_keys_are_named_in_warnings(tmp_path):
     path = write(tmp_path, """\
         version: 0.1

@@ -194,3 +194,14 @@ def test_unusable_storage_stops_the_server(tmp_path, workers):
     assert done.returncode == 1
     assert "storage.filesystem.rootdirectory: cannot use" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_upload_purging_dry_run_logs_and_keeps_sessions(tmp_path):
+    purging = {"age": "1s", "interval": "500ms", "dryrun": True}
+    with run_registry(tmp_path, config={"storage": {"maintenance": {
+            "uploadpurging": purging}}}) as server:
+        response, _ = request(server, "POST", "/v2/purge/me/blobs/uploads/")
+        location = response.headers["Location"]
+        upload_id = location.rsplit("/", 1)[1]
+        wait_for(lambda: f"would delete session {upload_id}" in server.output())
+        assert request(server, "GET", location)[0].status == 204

@@ -365,6 +365,18 @@ async def test_purge_stale(client, driver):
     assert await purge_stale(driver, 3600) == 0
 
 
+async def test_purge_stale_dry_run_deletes_nothing(client, driver, caplog):
+    location = await start(client)
+    name, upload_id = location.removeprefix("/v2/").split("/blobs/uploads/")
+    await driver.put_content(paths.upload_started_at(name, upload_id), b"2001-01-01T00:00:00Z")
+    with caplog.at_level("INFO", logger="registry.model.uploads"):
+        assert await purge_stale(driver, 3600, dry_run=True) == 1
+    assert upload_id in caplog.text
+    assert (await client.get(location)).status == 204
+    assert await purge_stale(driver, 3600) == 1
+    assert (await client.get(location)).status == 404
+
+
 async def test_purge_stale_on_empty_storage(driver):
     assert await purge_stale(driver, 0) == 0
 
