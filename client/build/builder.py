@@ -35,6 +35,7 @@ from ..layers.store import adopt_layer, chain_id
 from ..store import ImageStore
 from ..store.leases import AsyncLease
 from . import container, git, rootview, transfer
+from .agent import agent_proxy
 from .cache import BuildCache, CachedLayer, step_key
 from .context import BuildContext, stage_sources
 from .dockerfile import instructions as ins
@@ -44,7 +45,7 @@ from .dockerfile.scope import StageScope, env_from_list, expand_from, global_arg
 from .image import DEFAULT_PATH, ImageState, timestamp
 from .layertar import LayerBlob, is_empty, write_layer
 from .progress import PlainProgress, TtyProgress
-from .runmounts import Forwarded, oci_mounts, private_directory
+from .runmounts import Forwarded, needs_private, oci_mounts, private_directory
 from .scratch import Scratch
 
 _METADATA = (ins.Env, ins.Label, ins.Cmd, ins.Entrypoint, ins.User, ins.Expose, ins.Volume,
@@ -361,14 +362,17 @@ class StageBuild:
             for line in chunk.decode(errors="replace").splitlines():
                 self.b.progress.log(step, line)
 
-        with contextlib.ExitStack() as stack:
+        async with contextlib.AsyncExitStack() as stack:
             views = {}
             for name in {mount.from_ for mount in run.mounts if mount.from_}:
                 views[name] = stack.enter_context(self.b.view((await self._from(name)).chain))
             private = stack.enter_context(private_directory(work)) \
-                if any(mount.type == "secret" for mount in run.mounts) else None
+                if needs_private(run) else None
             mounts = oci_mounts(run, workdir, self.b.cache, self.b.context.root, views,
                                 self.b.options.forwarded, private)
+            for relay in mounts.agents:
+                await stack.enter_async_context(
+                    agent_proxy(relay.agent, relay.socket, relay.uid, relay.gid, relay.mode))
             env = {**scope.run_environment(), **mounts.env}
             env.setdefault("PATH", DEFAULT_PATH)
             spec = container.RunSpec(

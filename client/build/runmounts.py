@@ -8,10 +8,10 @@
 * ``secret``: a value given with ``dockyard build --secret id=...``, as a
   file (``/run/secrets/<id>`` unless ``target=``) and/or an environment
   variable (``env=``);
-* ``ssh``: the SSH agent socket given with ``--ssh``, at
-  ``/run/buildkit/ssh_agent.<n>`` unless ``target=``, named by SSH_AUTH_SOCK.
+* ``ssh``: a relay (``agent``) to the SSH agent socket given with ``--ssh``,
+  at ``/run/buildkit/ssh_agent.<n>`` unless ``target=``, named by SSH_AUTH_SOCK.
 
-Secrets are mounted over files of a private tmpfs (so a secret is never
+Secrets and relay sockets are files of a private tmpfs (so a secret is never
 written to disk), which the caller unmounts after the step; the step's layer only ever sees
 the empty mount point, which ``container`` removes again, and neither the
 cache key (the instruction's text) nor the history holds a secret's value.
@@ -59,18 +59,35 @@ def private_directory(parent: Path) -> Iterator[Path]:
         path.rmdir()
 
 
+@dataclass(frozen=True)
+class Agent:
+    """An ssh mount's relay (``agent.agent_proxy``): the agent, the step's socket, its owner."""
+    agent: str
+    socket: Path
+    uid: int
+    gid: int
+    mode: int
+
+
 @dataclass
 class MountSet:
-    """The OCI mounts and extra environment of one RUN."""
+    """The OCI mounts, extra environment and agent relays of one RUN."""
     mounts: list[dict] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    agents: list[Agent] = field(default_factory=list)
+
+
+def needs_private(run: ins.Run) -> bool:
+    """Whether the step's mounts need a ``private_directory`` (secrets, agent sockets)."""
+    return any(mount.type in ("secret", "ssh") for mount in run.mounts)
 
 
 def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
                views: Mapping[str, Path], forwarded: Forwarded,
                private: Path | None) -> MountSet:
     """The mounts of ``run``; ``views`` maps each ``from=`` name to its merged view,
-    ``private`` is a ``private_directory`` when the step has secret mounts."""
+    ``private`` is a ``private_directory`` when ``needs_private``; the caller starts
+    the ``agents`` relays."""
     result = MountSet()
     ssh_count = 0
     for mount in run.mounts:
@@ -92,7 +109,7 @@ def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
         elif mount.type == "secret":
             _secret(mount, target, forwarded, private, result)
         elif mount.type == "ssh":
-            _ssh(mount, target, ssh_count, forwarded, result)
+            _ssh(mount, target, ssh_count, forwarded, private, result)
             ssh_count += 1
         else:
             raise DockyardError(f"RUN --mount=type={mount.type} is not supported")
@@ -143,12 +160,16 @@ def _number(mount: ins.Mount, key: str, default: str, base: int) -> int:
 
 
 def _ssh(mount: ins.Mount, target: str | None, index: int, forwarded: Forwarded,
-         result: MountSet) -> None:
+         private: Path | None, result: MountSet) -> None:
     agent_id = mount.id or "default"
     socket = forwarded.ssh.get(agent_id)
     if socket is None:
         _missing(mount, f"ssh agent {agent_id!r}", f"--ssh {agent_id}[=SOCKET]")
         return
+    assert private is not None
+    relay = Agent(socket, private / f"ssh-{index}.sock", _number(mount, "uid", "0", 10),
+                  _number(mount, "gid", "0", 10), _number(mount, "mode", "0600", 8))
     target = target or f"/run/buildkit/ssh_agent.{index}"
-    result.mounts.append(_bind(target, Path(socket), False))
+    result.agents.append(relay)
+    result.mounts.append(_bind(target, relay.socket, False))
     result.env["SSH_AUTH_SOCK"] = target

@@ -45,6 +45,8 @@ RUN --mount=type=secret,id=token,env=TOKEN,target=/etc/token,mode=0440,uid=1000 
     test "$TOKEN" = "{SECRET}" && test "$(stat -c %u:%a /etc/token)" = 1000:440
 RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /agent
 RUN --mount=type=secret,id=absent --mount=type=ssh,id=other test ! -e /run/secrets/absent
+USER app
+RUN --mount=type=ssh,uid=1000 test "$(stat -c %u:%a "$SSH_AUTH_SOCK")" = 1000:600
 """})
     code, _, err = dockyard.build(context, "-t", "secret:1", "--secret",
                                   f"id=token,src={tmp_path / 'token'}", "--ssh", "default")
