@@ -14,9 +14,10 @@ optional.  Measured in one run, each a median over --repeats:
 - Set-up cost: ``dockyard run --rm --network bridge busybox true`` against
   ``--network none`` (the difference is what bridge networking adds to a
   run), beside ``podman run --rm`` with its default bridge against
-  ``--network none``; and, to see where the time goes, a fresh Python
-  process doing only ``Networks.setup`` + ``forget`` for each mode (imports,
-  pyroute2's among them, and the library calls reported apart).
+  ``--network none``, the four taking turns; and, to see where the time
+  goes, a fresh Python process doing only ``Networks.setup`` + ``forget``
+  for each mode (imports, pyroute2's among them, and the library calls
+  reported apart).
 
 Traffic stays on 127.0.0.1 and the namespaces' own addresses.  The root used
 is a temporary one with its own bridge and nftables table names; all of it is
@@ -28,6 +29,7 @@ what created (changed) them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -225,17 +227,24 @@ def setup_seconds(lab: Lab, mode: str, runs: int) -> tuple[float, float, float]:
     return median(walls), median(imports), median(calls)
 
 
-def run_seconds(argv: list[str], runs: int) -> float:
-    """Median wall seconds of argv (a container run), after one warm-up run (first-use set-up)."""
-    times = []
-    for _ in range(runs + 1):
-        start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO_ROOT)
-        times.append(time.perf_counter() - start)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(argv[:6])}...: exit {done.returncode}: {done.stderr[-500:]}")
-    log(f"{' '.join(argv[3:9])}: {median(times[1:]):.3f}s")
-    return median(times[1:])
+def run_seconds(commands: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median wall seconds of each command (a container run), the commands taking turns
+    (in an order that rotates each round) so that the machine's load, which swings a lot
+    on a shared host, weighs on all of them alike; after one warm-up run each (first-use
+    set-up: the default bridge, podman's network)."""
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    labels = list(commands)
+    for round_ in range(runs + 1):
+        for label in labels[round_ % len(labels):] + labels[:round_ % len(labels)]:
+            start = time.perf_counter()
+            done = subprocess.run(commands[label], capture_output=True, text=True, cwd=REPO_ROOT)
+            if round_:
+                times[label].append(time.perf_counter() - start)
+            if done.returncode:
+                raise RuntimeError(f"{label}: exit {done.returncode}: {done.stderr[-500:]}")
+    for label, values in times.items():
+        log(f"{label}: {median(values):.3f}s")
+    return {label: median(values) for label, values in times.items()}
 
 
 def dockyard_run_argv(root: Path, network: str) -> list[str]:
@@ -329,9 +338,15 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
         from tests.helpers.busybox_image import add_image  # the runtime tests' busybox image
 
         add_image(lab.root, DOCKYARD_IMAGE)
-        for mode in ("none", "bridge"):
-            results["setup_s"][f"dockyard run --rm {mode}"] = run_seconds(
-                dockyard_run_argv(lab.root, mode), args.setup_runs)
+        commands = {f"dockyard run --rm {mode}": dockyard_run_argv(lab.root, mode)
+                    for mode in ("none", "bridge")}
+        podman = not args.no_podman and not missing_tools("podman")
+        if podman:
+            rootfs = _true_rootfs(workdir / "podman-rootfs")
+            commands.update({f"podman run --rm {mode}": podman_run_argv(rootfs, mode)
+                             for mode in ("none", "bridge")})
+        with PodmanLeftovers() if podman else contextlib.nullcontext():
+            results["setup_s"].update(run_seconds(commands, args.setup_runs))
         for mode in ("none", "bridge"):
             wall, imports, calls = setup_seconds(lab, mode, args.setup_runs)
             log(f"setup+cleanup {mode}: process {wall:.3f}s, imports {imports:.3f}s, calls {calls:.3f}s")
@@ -340,12 +355,6 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
             results["setup_s"][f"dockyard {mode} (library calls)"] = calls
     finally:
         lab.close()
-    if not args.no_podman and not missing_tools("podman"):
-        rootfs = _true_rootfs(workdir / "podman-rootfs")
-        with PodmanLeftovers():
-            for network in ("none", "bridge"):
-                results["setup_s"][f"podman run --rm {network}"] = run_seconds(
-                    podman_run_argv(rootfs, network), args.setup_runs)
     return results
 
 
