@@ -69,6 +69,7 @@ class BuildOptions:
     epoch: int | None = None          # SOURCE_DATE_EPOCH
     network: str = "bridge"           # what RUN's --network=default means (network.MODES)
     forwarded: Forwarded = field(default_factory=Forwarded)  # --secret and --ssh
+    allow: frozenset[str] = frozenset()  # entitlements (--allow): network.host
 
 
 @dataclass
@@ -287,6 +288,8 @@ class StageBuild:
             state.history(_created_by(instruction), None, empty_layer=True)
             return StageResult(state, step_key(result.key, repr(instruction), used),
                                result.chain)
+        if isinstance(instruction, ins.Run):
+            _check_allowed(instruction, self.b.options.allow)
         step = self.b.progress.start(title)
         if isinstance(instruction, ins.Workdir):
             state.apply(instruction)
@@ -468,6 +471,16 @@ class StageBuild:
         mtime = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
         path = posixpath.join(dest, name) if dest_is_dir else dest
         await asyncio.to_thread(stager.data, data, path, mtime)
+
+
+def _check_allowed(run: ins.Run, allow: frozenset[str]) -> None:
+    """BuildKit's entitlements, checked whether or not the step is cached."""
+    if run.network == "host" and "network.host" not in allow:
+        raise DockyardError("RUN --network=host is not allowed: it gives the step the "
+                            "host's network; allow it with --allow network.host")
+    if run.security not in (None, "sandbox"):
+        raise DockyardError(f"RUN --security={run.security} is not supported: steps "
+                            "always run sandboxed")
 
 
 def _is_url(source: str) -> bool:

@@ -55,6 +55,8 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                         default="default",
                         help="RUN steps' network unless they say (default: a namespace of "
                              "their own on the default bridge)")
+    parser.add_argument("--allow", action="append", default=[], choices=("network.host",),
+                        help="Allow RUN --network=host (BuildKit's entitlement)")
     parser.add_argument("--progress", choices=("auto", "plain", "tty", "quiet"), default="auto",
                         help="Progress output: a live view on a terminal (tty), lines (plain)")
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -203,6 +205,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
             labels=_pairs(args.label, "--label"), compression=args.compress,
             docker_format=args.format == "docker", epoch=int(epoch) if epoch else None,
             network="bridge" if args.network == "default" else args.network,
+            allow=frozenset(args.allow),
             forwarded=Forwarded(_secrets(args.secret, dict(os.environ)),
                                 _ssh(args.ssh, dict(os.environ))))
         quiet = args.quiet or args.progress == "quiet"

@@ -75,10 +75,13 @@ RUN cat /proc/net/dev > /default && ip -o link show lo > /lo
 RUN --network=host cat /proc/net/dev > /host
 RUN --network=none cat /proc/net/dev > /none
 """})
+    code, _, err = dockyard.build(context)
+    assert code == 1 and "RUN --network=host is not allowed" in err   # as BuildKit: opt in
     before = set(_interfaces(Path("/proc/net/dev").read_text()))
-    code, _, err = dockyard.build(context, "-t", "net:1")   # the tests' builds: --network=none
-    assert code == 0, err
-    code, _, err = dockyard.build(context, "--network=host", "-t", "net:2", "--no-cache")
+    code, _, err = dockyard.build(context, "-t", "net:1", "--allow", "network.host")
+    assert code == 0, err                               # the tests' builds: --network=none
+    code, _, err = dockyard.build(context, "--network=host", "-t", "net:2", "--no-cache",
+                                  "--allow=network.host")
     assert code == 0, err
     host = before & set(_interfaces(Path("/proc/net/dev").read_text()))  # others come and go
     assert len(host) > 1
