@@ -46,10 +46,14 @@ class Usage:
         last = self._touched.get(link)
         if last is not None and now - last < self.interval:
             return False
+        self.note(link)
+        return True
+
+    def note(self, link: str) -> None:
+        """``link`` was just written (fetched content): no rewrite is due for a while."""
         if len(self._touched) >= _MEMORY:
             self._touched.clear()
-        self._touched[link] = now
-        return True
+        self._touched[link] = time.monotonic()
 
 
 async def _linked(driver: StorageDriver, directory: str) -> dict[Digest, float]:

@@ -145,6 +145,7 @@ class CachedManifests:
             raise errors.ManifestInvalid(detail=str(err),
                                          message="upstream sent an invalid manifest") from None
         blobs = self.repository.local.blobs
+        self.mirror.usage.note(paths.revision_link(name, fetched.digest))
         await blobs.store.put(fetched.data, fetched.digest.algorithm)
         await blobs.link(fetched.digest)
         await blobs.driver.put_content(paths.revision_link(name, fetched.digest),
@@ -208,6 +209,7 @@ class CachedBlobs:
             await self.repository.touch(paths.layer_link(self.name, digest), digest)
             return size
         mirror.miss("blob", self.name, digest)
+        mirror.usage.note(paths.layer_link(self.name, digest))  # the download writes it
         download = await mirror.downloads.join(
             self.repository.local.uploads, digest,
             lambda: mirror.upstream.open_blob(self.repository.remote, digest))
@@ -254,6 +256,8 @@ class _BlobSource:
                     yield chunk
                 return
             except FellBehind:
+                log.debug("proxy: a reader of %s fell behind at %d: it continues from storage "
+                          "once the blob is stored", digest, offset)
                 await asyncio.shield(download.broadcast.outcome)  # stored, or its error
             except errors.RegistryError as err:
                 # The response is under way: only hanging up tells the client (aiohttp does).
