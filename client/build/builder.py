@@ -91,6 +91,7 @@ class Builder:
         self.options = options
         self.progress = progress or PlainProgress(sys.stderr)
         self.cache = BuildCache(store.root / "build-cache")
+        context.remembered = self.cache.file_hashes(context.root)
         self.pull = pull
         self.globals = global_args(dockerfile, options.build_args,
                                    platform_args(options.platform, options.platform))
@@ -120,6 +121,8 @@ class Builder:
                         task.cancel()
                     await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         finally:
+            if self.context.remembered is not None:
+                await asyncio.to_thread(self.context.remembered.save)
             self.progress.close()
         return descriptor
 

@@ -6,11 +6,13 @@ used, and for COPY/ADD the content hash of its sources. A hit gives the
 layer the step made before; it counts only while that blob is still in the
 store, so pruning images can never make the cache lie. Entries are small
 JSON files under ``build-cache/steps``, written atomically, removed by
-``dockyard builder prune``.
+``dockyard builder prune`` with the cache mounts and the remembered hashes
+of context files (``filehashes``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +24,9 @@ from ocispec.digest import Digest
 from ocispec.manifest import Descriptor
 
 from ..fsutil import write_atomic
+from .filehashes import FileHashes
+
+_FILE_HASHES = "file-hashes.json"
 
 
 def step_key(parent: str, *parts: object) -> str:
@@ -60,6 +65,10 @@ class BuildCache:
         directory.mkdir(parents=True, exist_ok=True)
         write_atomic(directory / key, json.dumps(entry).encode())
 
+    def file_hashes(self, context: Path) -> FileHashes:
+        """The context file hashes remembered for builds of ``context``."""
+        return FileHashes(self.root / _FILE_HASHES, context)
+
     def mount_dir(self, mount_id: str) -> Path:
         """The persistent directory behind ``RUN --mount=type=cache`` with this id."""
         path = self.root / "mounts" / hashlib.sha256(mount_id.encode()).hexdigest()[:32]
@@ -73,4 +82,7 @@ class BuildCache:
             for dirpath, _, files in os.walk(directory):
                 freed += sum(os.lstat(os.path.join(dirpath, f)).st_size for f in files)
             shutil.rmtree(directory, ignore_errors=True)
+        with contextlib.suppress(FileNotFoundError):
+            freed += os.lstat(self.root / _FILE_HASHES).st_size
+            os.unlink(self.root / _FILE_HASHES)
         return freed

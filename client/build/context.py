@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import DockyardError
 from .dockerignore import DockerIgnore, clean, translate
+from .filehashes import FileHashes
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _CHUNK = 1 << 20
@@ -54,6 +55,7 @@ class BuildContext:
         self.ignore = ignore
         self.entries = dict(self._walk(scope)) if root.is_dir() else {}
         self._file_hashes: dict[str, str] = {}
+        self.remembered: FileHashes | None = None  # hashes kept from earlier builds
 
     def _walk(self, scope: str | None) -> Iterator[tuple[str, os.stat_result]]:
         if scope is None:
@@ -148,11 +150,17 @@ class BuildContext:
 
     def _file_hash(self, name: str) -> str:
         if name not in self._file_hashes:
-            digest = hashlib.sha256()
-            with open(self.root / name, "rb") as source:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-            self._file_hashes[name] = digest.hexdigest()
+            path, st = self.root / name, self.entries[name]
+            known = self.remembered.get(path, st) if self.remembered is not None else None
+            if known is None:
+                digest = hashlib.sha256()
+                with open(path, "rb") as source:
+                    while chunk := source.read(_CHUNK):
+                        digest.update(chunk)
+                known = digest.hexdigest()
+                if self.remembered is not None:
+                    self.remembered.put(path, st, known)
+            self._file_hashes[name] = known
         return self._file_hashes[name]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import tarfile
 
@@ -120,7 +121,9 @@ RUN cat /src.txt > /copy
     code, out, err = dockyard.build(context, "-t", "cache:1")
     assert code == 0 and err.count("CACHED") == 3
     assert out.strip() == first_id                     # a fully cached build: the same image
-    (context / "src.txt").write_text("v2")
+    hashes = dockyard.root / "build-cache" / "file-hashes.json"
+    assert str(context / "src.txt") in json.loads(hashes.read_text())  # not read again
+    (context / "src.txt").write_text("v2")             # same size, same second: still seen
     code, out, err = dockyard.build(context, "-t", "cache:2")
     assert code == 0
     assert err.count("CACHED") == 1                    # RUN echo one only
@@ -128,7 +131,7 @@ RUN cat /src.txt > /copy
     code, _, err = dockyard.build(context, "--no-cache", "-t", "cache:3")
     assert code == 0 and "CACHED" not in err
     code, out, _ = dockyard("builder", "prune", "-f")
-    assert code == 0 and out.startswith("Total:")
+    assert code == 0 and out.startswith("Total:") and not hashes.exists()
     assert "CACHED" not in dockyard.build(context, "-t", "cache:4")[2]
 
 
