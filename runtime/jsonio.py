@@ -28,8 +28,9 @@ class _Context:
 
 
 _scan = _json.make_scanner(_Context())
-_encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ",
-                             False, False, True)
+_encoders = {sort_keys: _json.make_encoder(None, None, _json.encode_basestring_ascii, None,
+                                          ": ", ", ", sort_keys, False, True)
+             for sort_keys in (False, True)}
 
 
 def loads(text: str | bytes) -> object:
@@ -54,6 +55,6 @@ def load_file(path: str) -> object:
         return loads(f.read())
 
 
-def dumps(value: object) -> str:
-    """json.dumps(value) with the default separators: ASCII, compact-ish, one line."""
-    return "".join(_encode(value, 0))
+def dumps(value: object, sort_keys: bool = False) -> str:
+    """json.dumps(value, sort_keys=sort_keys) with the default separators: ASCII, one line."""
+    return "".join(_encoders[sort_keys](value, 0))

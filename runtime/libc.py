@@ -39,11 +39,13 @@ class _Function(_ctypes.CFuncPtr):
     _restype_ = c_int
 
 
-class _Library:
-    """The process's own symbols (dlopen(NULL)): libc is loaded already, no file is opened."""
+class Library:
+    """A shared library's functions by attribute; by default the process's own symbols
+    (dlopen(NULL): libc is loaded already, no file is opened).  A function's
+    `restype` may be changed as with ctypes."""
 
-    def __init__(self) -> None:
-        self._handle = _ctypes.dlopen(None, 0)
+    def __init__(self, name: str | None = None) -> None:
+        self._handle = _ctypes.dlopen(name, 0)
 
     def __getattr__(self, name: str) -> _Function:
         function = _Function((name, self))
@@ -51,7 +53,7 @@ class _Library:
         return function
 
 
-libc = _Library()
+libc = Library()
 
 
 def buffer(data: bytes):

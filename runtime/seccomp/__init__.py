@@ -5,7 +5,7 @@
     compiled.load()                                              # in the child, last before exec
 
 Compiling goes through libseccomp (ctypes, see .libseccomp), imported only
-when a filter is prepared; the BPF program it makes is cached in cache_dir.
+when a program is not in cache_dir yet (see .cache).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from .libseccomp import Filter
+    from .cache import Filter
 
 __all__ = ["SeccompError", "default_oci", "default_profile", "load", "native_arch", "prepare",
            "to_oci"]
@@ -26,9 +26,9 @@ __all__ = ["SeccompError", "default_oci", "default_profile", "load", "native_arc
 def prepare(spec: Mapping[str, Any] | None, cache_dir: str | None = None) -> Filter | None:
     """Compile an OCI linux.seccomp section (None: no filter) for a child to load later;
     ``cache_dir`` keeps the compiled program for the next container with the same section."""
-    from .libseccomp import prepare as compile_filter
+    from .cache import prepare as prepare_filter
 
-    return compile_filter(spec, cache_dir)
+    return prepare_filter(spec, cache_dir)
 
 
 def load(spec: Mapping[str, Any] | None) -> None:

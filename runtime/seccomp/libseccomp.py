@@ -1,4 +1,4 @@
-"""Compile an OCI linux.seccomp section with libseccomp and load it into this process.
+"""Compile an OCI linux.seccomp section to a BPF program with libseccomp.
 
 libseccomp (Debian's libseccomp2) does the hard parts: syscall names to
 numbers per architecture, multi-architecture filters (x86_64 with its x86
@@ -16,23 +16,16 @@ loaded with seccomp(2), not by libseccomp, which would set it).  Without it,
 loading needs CAP_SYS_ADMIN.
 
 libseccomp turns its rules into BPF when a filter is loaded or exported, and
-for Docker's profile that takes longer than the rest of a container's start
-(about 12 ms, besides 4 ms to add the rules).  So the program is exported
-once, in the runtime, and kept in a cache directory under the runtime's root,
-named by a digest of the OCI section, the libseccomp version and its kernel
-API level: later containers with the same profile load the cached program
-straight into the kernel with seccomp(2), and libseccomp is not even opened.
+for Docker's profile that takes longer than the rest of a container's start;
+.cache keeps the exported program, so this module is imported only on a
+cache miss.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import hashlib
-import json
 import os
-
-from runtime import syscalls as sc
 
 from .profile import SeccompError
 
@@ -52,9 +45,6 @@ _OPERATORS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ
               "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}
 # enum scmp_filter_attr
 _ATTR_API_SYSRAWRC = 9  # report the kernel's errno rather than ECANCELED (libseccomp >= 2.5)
-# OCI linux.seccomp.flags as seccomp(2) takes them
-_KERNEL_FLAGS = {"SECCOMP_FILTER_FLAG_TSYNC": 1, "SECCOMP_FILTER_FLAG_LOG": 2,
-                 "SECCOMP_FILTER_FLAG_SPEC_ALLOW": 4}
 _NR_SCMP_ERROR = -1
 
 
@@ -148,60 +138,7 @@ def _build(lib: Any, ctx: int, spec: Mapping[str, Any]) -> None:
                        f"seccomp rule for {name}")
 
 
-class Filter:
-    """A filter compiled to its BPF program, not yet loaded.
-
-    Built in the runtime before fork: the child, after pivot_root, can no
-    longer open libseccomp.so or import Python modules from the host, but it
-    inherits the program and only has to hand it to the kernel.
-    """
-
-    def __init__(self, program: bytes, flags: int) -> None:
-        self.program = program
-        self.flags = flags
-
-    def load(self) -> None:
-        """Install the filter on the calling process; the last step before exec.
-
-        Needs no_new_privileges or CAP_SYS_ADMIN; without either the error says so.
-        """
-        try:
-            sc.seccomp_set_mode_filter(self.program, self.flags)
-        except OSError as err:
-            if err.errno in (errno.EACCES, errno.EPERM):
-                raise SeccompError("loading the seccomp filter needs no_new_privileges or "
-                                   "CAP_SYS_ADMIN") from None
-            raise SeccompError(f"seccomp: {err.strerror}") from None
-
-
-def prepare(spec: Mapping[str, Any] | None, cache_dir: str | None = None) -> Filter | None:
-    """Compile the OCI linux.seccomp `spec` (None: no filter), checking it fully;
-    ``cache_dir`` keeps compiled programs for the next container with the same spec."""
-    if not spec:
-        return None
-    actions = {rule.get("action") for rule in spec.get("syscalls") or []}
-    if spec.get("listenerPath") or "SCMP_ACT_NOTIFY" in actions:
-        raise SeccompError("seccomp user notification (SCMP_ACT_NOTIFY, listenerPath) "
-                           "is not supported")
-    flags = 0
-    for flag in spec.get("flags") or []:
-        if flag not in _KERNEL_FLAGS:
-            raise SeccompError(f"unsupported seccomp flag {flag!r}")
-        flags |= _KERNEL_FLAGS[flag]
-    cached = _cache_path(cache_dir, spec) if cache_dir else None
-    if cached is not None:
-        try:
-            with open(cached, "rb") as f:
-                return Filter(f.read(), flags)
-        except FileNotFoundError:
-            pass
-    program = _compile(spec)
-    if cached is not None:
-        _store(cached, program)
-    return Filter(program, flags)
-
-
-def _compile(spec: Mapping[str, Any]) -> bytes:
+def compile_program(spec: Mapping[str, Any]) -> bytes:
     """The BPF program libseccomp makes of `spec`."""
     lib = _library()
     ctx = lib.seccomp_init(action(spec.get("defaultAction") or "", spec.get("defaultErrnoRet")))
@@ -215,29 +152,3 @@ def _compile(spec: Mapping[str, Any]) -> bytes:
     finally:
         os.close(out)
         lib.seccomp_release(ctx)
-
-
-def _cache_path(cache_dir: str, spec: Mapping[str, Any]) -> str:
-    """Where the program for `spec` is kept: named by everything that shapes it."""
-    lib = _library()
-    version = lib.seccomp_version().contents
-    key = json.dumps([spec, os.uname().machine, version.major, version.minor, version.micro,
-                      lib.seccomp_api_get()], sort_keys=True).encode()
-    return os.path.join(cache_dir, hashlib.sha256(key).hexdigest() + ".bpf")
-
-
-def _store(path: str, program: bytes) -> None:
-    """Publish a compiled program atomically; a cache that cannot be written is only slower."""
-    directory = os.path.dirname(path)
-    temp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600),
-                  "wb") as f:
-            f.write(program)
-        os.rename(temp, path)
-    except OSError:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
