@@ -43,6 +43,9 @@ class HybridManager(CgroupManager):
     def stats(self) -> CgroupStats:
         return self.v1.stats().merge(self.v2.stats())
 
+    def oom_killed(self) -> bool:
+        return self.v1.oom_killed() or self.v2.oom_killed()
+
     def freeze(self) -> None:
         self._freezer.freeze()
 

@@ -142,6 +142,10 @@ class V1Manager(CgroupManager):
             values["cpu_usage_ns"] = read_int(self.file("cpuacct", "cpuacct.usage"))
         return CgroupStats(**values)
 
+    def oom_killed(self) -> bool:
+        """One file read, not stats(): `dockyard run` asks this after every container."""
+        return "memory" in self._dir and bool(self._oom_kills())
+
     def _oom_kills(self) -> int | None:
         """OOM kills in this cgroup; kernels before 4.13 only say under_oom, counted as one."""
         control = read_keyed(self.file("memory", "memory.oom_control"))

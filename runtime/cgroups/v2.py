@@ -177,6 +177,11 @@ class V2Manager(CgroupManager):
             values["cpu_usage_ns"] = usage_usec * 1000
         return CgroupStats(**values)
 
+    def oom_killed(self) -> bool:
+        """One file read, not stats(): `dockyard run` asks this after every container."""
+        return ("memory" in self.controllers
+                and bool(read_keyed(self.file("memory.events")).get("oom_kill")))
+
     def freeze(self) -> None:
         self._set_frozen(1)
 
