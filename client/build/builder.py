@@ -7,7 +7,11 @@ concurrently. Within a stage, each step is expanded with the stage's
 variables (``dockerfile.scope``), keyed for the cache, and either found in
 the cache or executed: metadata steps change the config, COPY/ADD stage
 files into a fresh directory, RUN runs a container; a directory of changes
-becomes one reproducible layer.
+becomes one reproducible layer blob, and is then moved into the layer store
+as that layer's unpacked files (nothing is unpacked again). Other stages'
+and images' files are read through an overlay view of their layers
+(``rootview``); everything temporary lives in the build's locked scratch
+directory (``scratch``), which the next build sweeps if this one is killed.
 
 Everything a build writes is held by a store lease until the image is
 tagged, and nothing is tagged unless every stage succeeded.
