@@ -29,6 +29,7 @@ import time
 
 from runtime import console as terminal
 from runtime import fds, hooks, namespaces, spec, state
+from runtime.cgroups import warmup
 from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
 
@@ -112,6 +113,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         }
         try:
             cgroup.add(pid)
+            warmup.stop()
             ours.send("go")
             state.save(root, st)  # while the init sets itself up
             _drive_init(ours, config, st)
@@ -188,6 +190,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
                        fds.count(preserve_fds))
         theirs.close()
         _cgroup(container_id, config).add(pid)
+        warmup.stop()
         ours.send("go")
         kind, text = ours.recv()
         if kind != "eof":

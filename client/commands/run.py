@@ -35,7 +35,7 @@ def register(subcommands: argparse._SubParsersAction, name: str = "run",
 def run(args: argparse.Namespace, ctx: "Context") -> int:
     from runtime.cgroups import warmup
 
-    warmup.start()  # see runtime.cgroups.warmup; Session.start renews it just before the cgroup
+    warmup.start()  # see runtime.cgroups.warmup: kept warm until the container is in its cgroup
     from ..containers import lifecycle
     from ..containers.cli import store_of
     from ..containers.supervisor import Session, run_detached

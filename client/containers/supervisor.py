@@ -74,9 +74,6 @@ class Session:
 
     def start(self) -> None:
         """Take the container's resources and start its process; on failure give them back."""
-        from runtime.cgroups import warmup
-
-        warmup.start()  # the cgroup attach lock stays warm while the root is mounted
         self._claim()
         try:
             self._create()

@@ -10,15 +10,24 @@ into its cgroup, would pay that wait in full on the start path.
 `start` instead writes this process's own pid into the cgroup it is already
 in, from a thread, as soon as the command line says a container is coming:
 a no-op move that takes the lock, so the grace period elapses while the
-main thread imports and reads the bundle.  (On cgroup v2 hosts with
-`favordynmods`, or with CLONE_INTO_CGROUP, there is no wait to hide; the
-write is then merely harmless.)  Best effort: any failure is ignored.
+main thread imports and reads the bundle.  The thread repeats the write
+every few milliseconds (then without waiting: the lock is warm) until
+`stop`, called once the container is in its cgroup, or a time limit, so a
+slow preparation cannot let the lock go cold again.  (On cgroup v2 hosts
+with `favordynmods` there is no wait to hide; the writes are then merely
+harmless.)  Best effort: any failure is ignored.
 """
 
 from __future__ import annotations
 
 import _thread
 import os
+import time
+
+KEEP_WARM_EVERY = 0.004  # seconds: well inside the lock's warm window (an RCU grace period)
+GIVE_UP_AFTER = 0.5  # seconds: a start that takes longer does not need these milliseconds
+
+_flag: list[bool] = []  # the running thread's flag, shared with it: stop() empties it
 
 
 def own_procs_file() -> str | None:
@@ -37,19 +46,33 @@ def own_procs_file() -> str | None:
     return None
 
 
-def _touch() -> None:
+def _keep_warm(flag: list[bool]) -> None:
     try:
         path = own_procs_file()
-        if path is not None:
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-            try:
+        if path is None:
+            return
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            deadline = time.monotonic() + GIVE_UP_AFTER
+            while flag and time.monotonic() < deadline:
                 os.write(fd, b"0")  # "0" is the writer itself
-            finally:
-                os.close(fd)
+                time.sleep(KEEP_WARM_EVERY)
+        finally:
+            os.close(fd)
     except Exception:  # an optimisation only: the real write reports real problems
         pass
 
 
 def start() -> None:
-    """Begin the no-op cgroup move in a background thread and return at once."""
-    _thread.start_new_thread(_touch, ())
+    """Begin keeping the cgroup attach lock warm, in a background thread; returns at once.
+    A second call while one is running does nothing."""
+    global _flag
+    if _flag:
+        return
+    _flag = [True]
+    _thread.start_new_thread(_keep_warm, (_flag,))
+
+
+def stop() -> None:
+    """The container is in its cgroup: let the thread end (harmless if none runs)."""
+    _flag.clear()
