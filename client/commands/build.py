@@ -43,8 +43,9 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("oci", "docker"), default="oci",
                         help="Manifest format (default oci)")
     parser.add_argument("--push", action="store_true", help="Push the tagged image when built")
-    parser.add_argument("--output", metavar="type=oci,dest=PATH",
-                        help="Also write the image as an OCI archive")
+    parser.add_argument("--output", metavar="type=oci|local|tar,dest=PATH",
+                        help="Also write the image as an OCI archive, or its files to a "
+                             "directory or a tar (- for stdout)")
     parser.add_argument("--secret", action="append", default=[],
                         metavar="id=ID[,src=FILE|env=VAR]",
                         help="A secret RUN --mount=type=secret can read (never stored)")
@@ -119,15 +120,6 @@ def _ssh(values: list[str], environ: dict[str, str]) -> dict[str, str]:
     return agents
 
 
-def _output_dest(spec: str | None) -> str | None:
-    if spec is None:
-        return None
-    fields = dict(item.partition("=")[::2] for item in spec.split(","))
-    if fields.get("type") != "oci" or not fields.get("dest"):
-        raise DockyardError(f"unsupported --output {spec!r}: expected type=oci,dest=PATH")
-    return fields["dest"]
-
-
 def _load_context(args: argparse.Namespace, scratch: "Path") -> tuple["Path", str, str]:
     """(context directory, Dockerfile text, its name for messages)."""
     import tarfile
@@ -177,6 +169,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
     from ocispec.reference import Reference
 
     from ..build.builder import Builder, BuildOptions
+    from ..build.export import Output, export
     from ..build.progress import progress_for
     from ..build.runmounts import Forwarded
     from ..build.container import RunFailed
@@ -192,6 +185,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
     store = await ctx.image_store()
     scratch = Path(tempfile.mkdtemp(prefix="context-"))
     try:
+        output = Output.parse(args.output) if args.output else None
         root, text, name = _load_context(args, scratch)
         dockerfile = parse(text, name)
         dockerfile_path = Path(args.file) if args.file and args.file != "-" else None
@@ -226,8 +220,8 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
                 return err.code
             if args.push:
                 await _push(store, registry, options.tags, descriptor)
-        if args.output:
-            await _export(store, options.tags, descriptor, _output_dest(args.output))
+        if output is not None:
+            await export(store, output, options.tags, descriptor)
         config = await store.manifest(descriptor)
         image_id = config.config.digest if config.config else descriptor.digest
         for tag in options.tags:
@@ -282,11 +276,3 @@ async def _push(store, registry: _Registry, tags, descriptor) -> None:
         for tag in tags:
             result = await pusher.push(tag, descriptor)
             await store.tag(tag, with_repo_digest(descriptor, result.digest))
-
-
-async def _export(store, tags, descriptor, dest: str | None) -> None:
-    from ..store.archive import save
-
-    images = [(tag, descriptor) for tag in tags] or [(None, descriptor)]
-    with open(dest, "wb") as out:
-        await save(store, images, out, format="oci")

@@ -7,6 +7,7 @@ and serves a bare repository over dumb HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -136,3 +137,27 @@ ADD {url} /head/
     (context / "Dockerfile").write_text(f"FROM scratch\nADD {url}#nosuchref /x/\n")
     code, _, err = dockyard.build(context)
     assert code == 1 and "no ref 'nosuchref'" in err
+
+
+def test_output_types(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test AS build
+RUN mkdir /out && echo artifact > /out/a && ln -s a /out/link
+FROM scratch
+COPY --from=build /out /
+COPY a /a
+""", "a": "replaced\n"})
+    local, archive, oci = tmp_path / "local", tmp_path / "files.tar", tmp_path / "oci.tar"
+    for spec in (f"type=local,dest={local}", f"type=tar,dest={archive}",
+                 f"type=oci,dest={oci}"):
+        code, _, err = dockyard.build(context, "-t", "out:1", "--output", spec)
+        assert code == 0, err
+    assert (local / "a").read_text() == "replaced\n"          # the top layer's file
+    assert os.readlink(local / "link") == "a"
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == ["a", "link"]
+        assert tar.extractfile("a").read() == b"replaced\n"
+    with tarfile.open(oci) as tar:
+        assert {"oci-layout", "index.json"} <= set(tar.getnames())
+    code, _, err = dockyard.build(context, "--output", "type=registry")
+    assert code == 1 and "unsupported --output 'type=registry'" in err
