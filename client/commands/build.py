@@ -226,7 +226,8 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         image_id = config.config.digest if config.config else descriptor.digest
         for tag in options.tags:
             print(f"Successfully tagged {tag.familiar()}", file=out)
-        print(str(image_id))
+        if output is None or output.dest != "-":  # else stdout holds the tar
+            print(str(image_id))
         return 0
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -10,7 +10,9 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -159,5 +161,12 @@ COPY a /a
         assert tar.extractfile("a").read() == b"replaced\n"
     with tarfile.open(oci) as tar:
         assert {"oci-layout", "index.json"} <= set(tar.getnames())
+    piped = subprocess.run(
+        [sys.executable, "-m", "client", "--root", str(dockyard.root), "build", "-q",
+         "--network=none", "--output", "type=tar,dest=-", str(context)], capture_output=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2], stdin=subprocess.DEVNULL)
+    assert piped.returncode == 0, piped.stderr
+    with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as tar:  # the tar alone on stdout
+        assert sorted(tar.getnames()) == ["a", "link"]
     code, _, err = dockyard.build(context, "--output", "type=registry")
     assert code == 1 and "unsupported --output 'type=registry'" in err
