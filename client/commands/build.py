@@ -46,6 +46,7 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", metavar="type=oci|local|tar,dest=PATH",
                         help="Also write the image as an OCI archive, or its files to a "
                              "directory or a tar (- for stdout)")
+    parser.add_argument("--iidfile", metavar="FILE", help="Write the image ID to the file")
     parser.add_argument("--secret", action="append", default=[],
                         metavar="id=ID[,src=FILE|env=VAR]",
                         help="A secret RUN --mount=type=secret can read (never stored)")
@@ -226,6 +227,8 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
         image_id = config.config.digest if config.config else descriptor.digest
         for tag in options.tags:
             print(f"Successfully tagged {tag.familiar()}", file=out)
+        if args.iidfile:
+            Path(args.iidfile).write_text(str(image_id))
         if output is None or output.dest != "-":  # else stdout holds the tar
             print(str(image_id))
         return 0

@@ -115,9 +115,10 @@ RUN echo one > /one
 COPY src.txt /src.txt
 RUN cat /src.txt > /copy
 """, "src.txt": "v1"})
-    code, out, _ = dockyard.build(context, "-t", "cache:1")
+    code, out, _ = dockyard.build(context, "-t", "cache:1", "--iidfile", str(tmp_path / "iid"))
     assert code == 0
     first_id = out.strip()
+    assert (tmp_path / "iid").read_text() == first_id
     code, out, err = dockyard.build(context, "-t", "cache:1")
     assert code == 0 and err.count("CACHED") == 3
     assert out.strip() == first_id                     # a fully cached build: the same image
