@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import posixpath
 import shutil
 import sys
@@ -28,6 +29,8 @@ import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from runtime.mounts import secure_join
 
 from ocispec import mediatypes
 from ocispec.digest import Digest
@@ -74,6 +77,7 @@ class BuildOptions:
     network: str = "bridge"           # what RUN's --network=default means (network.MODES)
     forwarded: Forwarded = field(default_factory=Forwarded)  # --secret and --ssh
     allow: frozenset[str] = frozenset()  # entitlements (--allow): network.host
+    contexts: dict[str, str] = field(default_factory=dict)  # --build-context NAME=VALUE
 
 
 @dataclass
@@ -104,6 +108,7 @@ class Builder:
         self.created = timestamp(options.epoch)
         self.scratch = Path()  # the build's locked scratch directory, while build() runs
         self.commits: dict[git.GitSource, str] = {}
+        self.named = {name: _named_context(value) for name, value in options.contexts.items()}
 
     async def build(self) -> Descriptor:
         """Build the target stage, store the image, tag it; returns its manifest descriptor."""
@@ -164,8 +169,25 @@ class Builder:
                 self._stage(needed.index)
 
     def stage_named(self, name: str, before: int) -> ins.Stage | None:
+        """The earlier stage ``name`` means (a named build context takes its place)."""
         stage = self.dockerfile.stage(name)
-        return stage if stage is not None and stage.index < before else None
+        if name in self.named or stage is None or stage.index >= before:
+            return None
+        return stage
+
+    def local_context(self, name: str) -> BuildContext | None:
+        """The directory a ``--build-context NAME=DIR`` gives, for ``--from=NAME``."""
+        named = self.named.get(name)
+        return named if isinstance(named, BuildContext) else None
+
+    def image_name(self, name: str) -> str:
+        """What FROM or ``--from`` name as an image: ``--build-context NAME=docker-image://``
+        replaces it."""
+        named = self.named.get(name)
+        if isinstance(named, BuildContext):
+            raise DockyardError(f"build context {name!r} is a directory: COPY --from and "
+                                "RUN --mount=from= can read it, FROM cannot")
+        return named or name
 
     async def _write_image(self, state: ImageState) -> Descriptor:
         state.labels(self.options.labels)
@@ -257,7 +279,7 @@ class StageBuild:
         if earlier is not None:
             parent = await self.b._stage(earlier.index)
             return StageResult(parent.state.copy(), parent.key, list(parent.chain))
-        return await self._image(source.image)
+        return await self._image(self.b.image_name(source.image))
 
     async def _image(self, name: str) -> StageResult:
         from ..localimages import find, platform_manifest
@@ -327,12 +349,15 @@ class StageBuild:
 
     async def _sources_key(self, instruction: ins.Instruction) -> str | None:
         """What COPY/ADD read: the context's content hash, or the source stage's key."""
+        context = self.b.context
         if isinstance(instruction, ins.Copy) and instruction.from_:
-            return (await self._from(instruction.from_)).key
+            context = self.b.local_context(instruction.from_)
+            if context is None:
+                return (await self._from(instruction.from_)).key
         if isinstance(instruction, ins.Copy | ins.Add):
             local = tuple(s for s in instruction.sources if not _is_url(s))
-            matches = self.b.context.match(local, instruction.keyword)
-            content = await asyncio.to_thread(self.b.context.content_digest, matches)
+            matches = context.match(local, instruction.keyword)
+            content = await asyncio.to_thread(context.content_digest, matches)
             commits = [await self.b.commit(git.GitSource.parse(s)) for s in instruction.sources
                        if isinstance(instruction, ins.Add) and git.is_git_url(s)]
             return step_key(content, *commits) if commits else content
@@ -375,10 +400,24 @@ class StageBuild:
         async with contextlib.AsyncExitStack() as stack:
             views = {}
             for name in {mount.from_ for mount in run.mounts if mount.from_}:
-                views[name] = stack.enter_context(self.b.view((await self._from(name)).chain))
+                if self.b.local_context(name) is None:
+                    views[name] = stack.enter_context(
+                        self.b.view((await self._from(name)).chain))
+
+            def bind_source(mount: ins.Mount) -> Path:
+                relative = (mount.source or "").lstrip("/")
+                context = self.b.local_context(mount.from_) if mount.from_ else self.b.context
+                if context is not None:
+                    return context.tree(relative, Path(tempfile.mkdtemp(dir=work)) / "tree")
+                source = Path(secure_join(str(views[mount.from_]), relative))
+                if not os.path.lexists(source):
+                    raise DockyardError(f"--mount=type=bind: {mount.source or '/'} not found "
+                                        f"in {mount.from_}")
+                return source
+
             private = stack.enter_context(private_directory(work)) \
                 if needs_private(run) else None
-            mounts = oci_mounts(run, workdir, self.b.cache, self.b.context.root, views,
+            mounts = oci_mounts(run, workdir, self.b.cache, bind_source,
                                 self.b.options.forwarded, private)
             for relay in mounts.agents:
                 await stack.enter_async_context(
@@ -396,7 +435,7 @@ class StageBuild:
         earlier = self.b.stage_named(name, self.stage.index)
         if earlier is not None:
             return await self.b._stage(earlier.index)
-        return await self._image(name)
+        return await self._image(self.b.image_name(name))
 
     async def _transfer(self, result: StageResult, instruction: ins.Instruction,
                         upper: Path) -> None:
@@ -425,6 +464,13 @@ class StageBuild:
         for doc in instruction.heredocs:
             path = posixpath.join(dest, doc.name) if dest_is_dir else dest
             stager.data(doc.content.encode(), path, self.b.options.epoch)
+        named = self.b.local_context(instruction.from_) \
+            if isinstance(instruction, ins.Copy) and instruction.from_ else None
+        if named is not None:
+            sources = named.sources(instruction.sources, "COPY")
+            await asyncio.to_thread(stager.copy, sources, dest, dest_is_dir,
+                                    instruction.exclude, parents)
+            return
         if isinstance(instruction, ins.Copy) and instruction.from_:
             with self.b.view((await self._from(instruction.from_)).chain) as source_root:
                 sources = stage_sources(source_root, instruction.sources, "COPY")
@@ -478,6 +524,17 @@ class StageBuild:
         mtime = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
         path = posixpath.join(dest, name) if dest_is_dir else dest
         await asyncio.to_thread(stager.data, data, path, mtime)
+
+
+def _named_context(value: str) -> BuildContext | str:
+    """``--build-context`` values: ``docker-image://REF`` (an image name) or a directory
+    (a context of its own, with its own .dockerignore)."""
+    if value.startswith("docker-image://"):
+        return value.removeprefix("docker-image://")
+    if "://" in value or not Path(value).is_dir():
+        raise DockyardError(f"--build-context {value!r}: expected a directory or "
+                            "docker-image://IMAGE")
+    return BuildContext.directory(Path(value))
 
 
 def _check_allowed(run: ins.Run, allow: frozenset[str]) -> None:

@@ -13,6 +13,7 @@ import hashlib
 import os
 import posixpath
 import re
+import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -114,6 +115,37 @@ class BuildContext:
                 found.append(Source(self, match, posixpath.relpath(full, pivot or ".")
                                     if full else ""))
         return found
+
+    def tree(self, source: str, into: Path) -> Path:
+        """What ``RUN --mount=type=bind,source=SOURCE`` shows of the context: the path
+        itself when .dockerignore hides nothing below it, else a copy of what it keeps
+        (hard links where the file system allows) made at ``into``."""
+        name = _relative(source, "")
+        name = "" if name == "." else name
+        if name and name not in self.entries:
+            raise ContextError(f"--mount=type=bind: {source} not found in the build context "
+                               "or excluded by .dockerignore")
+        path = self.root / name if name else self.root
+        if not path.is_dir() or path.is_symlink() or not self.ignore.patterns:
+            return path
+        kept = self.below(self._match(name))
+        if len(kept) == sum(len(d) + len(f) for _, d, f in os.walk(path)):
+            return path
+        into.mkdir()
+        base = name + "/" if name else ""
+        for entry in kept:
+            origin, copy = self.root / entry, into / entry[len(base):]
+            st = self.entries[entry]
+            if stat.S_ISDIR(st.st_mode):
+                copy.mkdir(parents=True, exist_ok=True)
+            elif stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(origin), copy)
+            else:
+                try:
+                    os.link(origin, copy)
+                except OSError:
+                    shutil.copy2(origin, copy)
+        return into
 
     def _match(self, name: str) -> Match:
         st = self.entries.get(name)

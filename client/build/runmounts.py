@@ -2,9 +2,9 @@
 
 * ``cache``: a persistent directory of the build cache, by id (or target);
 * ``tmpfs``: a fresh tmpfs;
-* ``bind``: a path of the context, or of another stage's or image's merged
-  view (``from=``), always read-only, since a writable bind would change the
-  context or the other stage;
+* ``bind``: a path of the context (as .dockerignore leaves it), of a named
+  context, or of another stage's or image's merged view (``from=``), always
+  read-only, since a writable bind would change the context or the other stage;
 * ``secret``: a value given with ``dockyard build --secret id=...``, as a
   file (``/run/secrets/<id>`` unless ``target=``) and/or an environment
   variable (``env=``);
@@ -23,11 +23,9 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from runtime.mounts import secure_join
 
 from ..containers.rootfs import unmount
 from ..errors import DockyardError
@@ -82,12 +80,13 @@ def needs_private(run: ins.Run) -> bool:
     return any(mount.type in ("secret", "ssh") for mount in run.mounts)
 
 
-def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
-               views: Mapping[str, Path], forwarded: Forwarded,
+def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache,
+               bind_source: Callable[[ins.Mount], Path], forwarded: Forwarded,
                private: Path | None) -> MountSet:
-    """The mounts of ``run``; ``views`` maps each ``from=`` name to its merged view,
-    ``private`` is a ``private_directory`` when ``needs_private``; the caller starts
-    the ``agents`` relays."""
+    """The mounts of ``run``; ``bind_source`` finds what a bind mount shows (in the
+    context, a named context or another stage's view), ``private`` is a
+    ``private_directory`` when ``needs_private``; the caller starts the ``agents``
+    relays."""
     result = MountSet()
     ssh_count = 0
     for mount in run.mounts:
@@ -99,13 +98,7 @@ def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache, context: Path,
             result.mounts.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
                                   "options": ["nosuid", "nodev"]})
         elif mount.type == "bind":
-            root = views[mount.from_] if mount.from_ else context
-            relative = (mount.source or "").lstrip("/")
-            source = Path(secure_join(str(root), relative))
-            if not os.path.lexists(source):
-                raise DockyardError(f"--mount=type=bind: {mount.source or '/'} not found in "
-                                    f"{mount.from_ or 'the build context'}")
-            result.mounts.append(_bind(target, source, True))
+            result.mounts.append(_bind(target, bind_source(mount), True))
         elif mount.type == "secret":
             _secret(mount, target, forwarded, private, result)
         elif mount.type == "ssh":

@@ -46,6 +46,10 @@ def register(subcommands: argparse._SubParsersAction) -> None:
     parser.add_argument("--output", metavar="type=oci|local|tar,dest=PATH",
                         help="Also write the image as an OCI archive, or its files to a "
                              "directory or a tar (- for stdout)")
+    parser.add_argument("--build-context", action="append", default=[],
+                        metavar="NAME=DIR|docker-image://IMAGE",
+                        help="A named context: COPY --from=NAME reads the directory, or "
+                             "FROM NAME is the image")
     parser.add_argument("--iidfile", metavar="FILE", help="Write the image ID to the file")
     parser.add_argument("--secret", action="append", default=[],
                         metavar="id=ID[,src=FILE|env=VAR]",
@@ -201,6 +205,7 @@ async def run(args: argparse.Namespace, ctx: "Context") -> int:
             docker_format=args.format == "docker", epoch=int(epoch) if epoch else None,
             network="bridge" if args.network == "default" else args.network,
             allow=frozenset(args.allow),
+            contexts=_pairs(args.build_context, "--build-context"),
             forwarded=Forwarded(_secrets(args.secret, dict(os.environ)),
                                 _ssh(args.ssh, dict(os.environ))))
         quiet = args.quiet or args.progress == "quiet"

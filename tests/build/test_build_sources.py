@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .buildkit import NEEDS_ROOT_AND_BUSYBOX, write_context
+from .buildkit import BASE_LAYERS, NEEDS_ROOT_AND_BUSYBOX, write_context
 
 pytestmark = NEEDS_ROOT_AND_BUSYBOX
 
@@ -170,3 +170,25 @@ COPY a /a
         assert sorted(tar.getnames()) == ["a", "link"]
     code, _, err = dockyard.build(context, "--output", "type=registry")
     assert code == 1 and "unsupported --output 'type=registry'" in err
+
+
+def test_named_build_contexts(dockyard, tmp_path):
+    shared = write_context(tmp_path / "shared", {"lib.txt": "shared lib\n", "skip.log": "x",
+                                                 ".dockerignore": "*.log\n"})
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM base
+COPY --from=shared lib.txt /lib.txt
+RUN --mount=type=bind,from=shared,target=/s cat /s/lib.txt > /copy && test ! -e /s/skip.log
+FROM scratch AS shared
+"""})
+    code, _, err = dockyard.build(context, "-t", "named:1", "--target", "0",
+                                  "--build-context", f"shared={shared}",
+                                  "--build-context", "base=docker-image://busybox:test")
+    assert code == 0, err
+    assert dockyard.read("named:1", "lib.txt") == dockyard.read("named:1", "copy") == \
+        "shared lib\n"
+    assert dockyard.image("named:1")[0]["layers"][:BASE_LAYERS] == \
+        dockyard.image("busybox:test")[0]["layers"]           # FROM base was the image
+    code, _, err = dockyard.build(context, "--target", "0", "--build-context",
+                                  f"base={shared}")
+    assert code == 1 and "build context 'base' is a directory" in err

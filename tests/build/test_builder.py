@@ -106,6 +106,15 @@ def test_dockerignore_applies_to_copy(dockyard, tmp_path):
     assert code == 0, err
     assert dockyard.layer_names("ignored:1") == [
         ["ctx", "ctx/.dockerignore", "ctx/Dockerfile", "ctx/a.txt", "ctx/keep.log"]]
+    (context / "Dockerfile").write_text(
+        "FROM busybox:test\nRUN --mount=type=bind,target=/c test -e /c/a.txt "
+        "&& test -e /c/keep.log && test ! -e /c/debug.log && test ! -e /c/secret\n")
+    code, _, err = dockyard.build(context)                 # bind mounts see what COPY sees
+    assert code == 0, err
+    (context / "Dockerfile").write_text(
+        "FROM busybox:test\nRUN --mount=type=bind,source=secret,target=/c true\n")
+    code, _, err = dockyard.build(context)
+    assert code == 1 and "secret not found in the build context or excluded" in err
 
 
 def test_cache_hits_and_invalidation(dockyard, tmp_path):
