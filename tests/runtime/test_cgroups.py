@@ -354,3 +354,20 @@ def test_device_rules_are_enforced(make) -> None:
 
     assert run_in_child(open_devices, setup=manager.add).unwrap() == {
         "null:rw": "ok", "zero:r": "ok", "zero:w": "EPERM", "full:r": "EPERM"}
+
+
+@needs_root
+def test_warmup_only_rewrites_our_own_cgroup() -> None:
+    """The lock warm-up's no-op moves leave this process where it was."""
+    import time
+
+    from runtime.cgroups import warmup
+
+    before = open("/proc/self/cgroup").read()
+    with open(warmup.own_procs_file()) as f:
+        assert str(os.getpid()) in f.read().split()
+    warmup.start()
+    time.sleep(3 * warmup.KEEP_WARM_EVERY)
+    warmup.stop()
+    time.sleep(2 * warmup.KEEP_WARM_EVERY)
+    assert open("/proc/self/cgroup").read() == before

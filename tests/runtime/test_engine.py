@@ -69,3 +69,18 @@ def test_library_run_returns_the_exit_code(runtime) -> None:
     bundle = runtime.bundle(["sh", "-c", "exit 9"])
     assert engine.run(runtime.new_id(), str(bundle), runtime.root) == 9
     assert engine.list_containers(runtime.root) == []
+
+
+def test_jsonio_reads_and_writes_as_the_json_package() -> None:
+    from runtime import jsonio
+
+    value = {"b": [1, 2.5, None, True, "é\n"], "a": {"nested": -3}, "big": 2 ** 64}
+    assert jsonio.loads(json.dumps(value, indent=2).encode()) == value
+    assert jsonio.dumps(value) == json.dumps(value)
+    assert jsonio.dumps(value, sort_keys=True) == json.dumps(value, sort_keys=True)
+    for bad in ("", "{", "{} x", "[1,]"):
+        with pytest.raises(ValueError) as theirs:
+            json.loads(bad)
+        with pytest.raises(ValueError) as ours:
+            jsonio.loads(bad)
+        assert str(ours.value) == str(theirs.value)
