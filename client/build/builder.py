@@ -441,9 +441,9 @@ class StageBuild:
                         upper: Path) -> None:
         with self.b.view(result.chain) as root:
             if isinstance(instruction, ins.Workdir):
-                path = result.state.run_config.get("WorkingDir") or "/"
+                stager = transfer.Stager(upper, root, 0, 0)
+                path = stager.resolve(result.state.run_config.get("WorkingDir") or "/", True)
                 if rootview.lstat(root, path) is None:
-                    stager = transfer.Stager(upper, root, 0, 0)
                     stager.parents(path)
                     stager.directory(path, None)
                 return
@@ -461,6 +461,7 @@ class StageBuild:
         parents = isinstance(instruction, ins.Copy) and instruction.parents
         dest_is_dir = instruction.dest.endswith("/") or count > 1 or parents or \
             stager.is_dir(dest)
+        dest = stager.resolve(dest, follow=dest_is_dir)
         for doc in instruction.heredocs:
             path = posixpath.join(dest, doc.name) if dest_is_dir else dest
             stager.data(doc.content.encode(), path, self.b.options.epoch)

@@ -26,6 +26,8 @@ import stat
 import tarfile
 from pathlib import Path
 
+from runtime.mounts import secure_join
+
 from ..containers import users
 from . import rootview
 from .context import Source
@@ -75,10 +77,21 @@ class Stager:
     def target(self, path: str) -> Path:
         return self.upper / path.strip("/")
 
+    def resolve(self, path: str, follow: bool) -> str:
+        """``path`` with the image's symlinks resolved inside it (the last component's
+        only with ``follow``): ``COPY x /bin/`` where /bin is a link to usr/bin writes
+        /usr/bin/x, never a directory /bin that would hide what the link leads to."""
+        resolved = rootview.resolve(self.root, path) if not follow else \
+            Path(secure_join(str(self.root), path))
+        relative = os.path.relpath(resolved, self.root)
+        return "/" if relative == "." else "/" + relative
+
     def is_dir(self, path: str) -> bool:
+        """Whether ``path`` is a directory already (in this step, or in the image, through
+        a link too)."""
         if self.target(path).is_dir():
             return True
-        st = self._lstat(path)
+        st = self._lstat(self.resolve(path, follow=True))
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def parents(self, path: str) -> None:

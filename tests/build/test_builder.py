@@ -273,3 +273,23 @@ RUN echo about-to-fail && exit 2
     (context / "Dockerfile").write_text("FROM busybox:test\nRUN echo ok\n")
     code, _, err = dockyard.build(context, "--progress=tty")
     assert code == 0 and "(2/2) FINISHED" in err.split("\x1b[J")[-1]
+
+
+def test_copy_and_workdir_follow_the_image_s_symlinks(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox:test
+RUN mkdir -p /usr/real && ln -s /usr/real /link && ln -s usr/real /rel
+COPY f /link/
+COPY f /rel/sub/g
+COPY f /.hidden/f
+WORKDIR /link/w
+RUN test -L /link && test -L /rel && test -f /usr/real/f && test -f /usr/real/sub/g \\
+    && test "$(pwd -P)" = /usr/real/w
+""", "f": "f\n"})
+    code, _, err = dockyard.build(context, "-t", "links:1")
+    assert code == 0, err
+    names = dockyard.layer_names("links:1")[BASE_LAYERS + 1:]  # the last RUN: no layer
+    assert names == [["usr", "usr/real", "usr/real/f"],
+                     ["usr", "usr/real", "usr/real/sub", "usr/real/sub/g"],
+                     [".hidden", ".hidden/f"],
+                     ["usr", "usr/real", "usr/real/w"]]
