@@ -218,3 +218,20 @@ def test_same_bundle_same_output_on_runc_and_crun(runtime, peer, request) -> Non
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
+
+
+def test_installed_launcher_runs_under_its_names_and_through_links(tmp_path) -> None:
+    """bin/dockyard as pip installs it: dockyard-runtime, and a link named as runc elsewhere."""
+    import sys
+    from pathlib import Path
+
+    installed = Path(sys.executable).parent / "dockyard-runtime"
+    if not installed.exists():
+        pytest.skip(f"{installed} is not installed (pip install .)")
+    link = tmp_path / "runc"
+    link.symlink_to(installed)
+    for command in (installed, link):
+        result = subprocess.run([str(command), "--version"], capture_output=True, text=True,
+                                timeout=30, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("dockyard-runtime version")
