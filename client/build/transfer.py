@@ -26,9 +26,8 @@ import stat
 import tarfile
 from pathlib import Path
 
-from runtime.mounts import secure_join
-
 from ..containers import users
+from ..errors import DockyardError
 from . import rootview
 from .context import Source
 from .dockerignore import DockerIgnore
@@ -78,13 +77,42 @@ class Stager:
         return self.upper / path.strip("/")
 
     def resolve(self, path: str, follow: bool) -> str:
-        """``path`` with the image's symlinks resolved inside it (the last component's
-        only with ``follow``): ``COPY x /bin/`` where /bin is a link to usr/bin writes
-        /usr/bin/x, never a directory /bin that would hide what the link leads to."""
-        resolved = rootview.resolve(self.root, path) if not follow else \
-            Path(secure_join(str(self.root), path))
-        relative = os.path.relpath(resolved, self.root)
-        return "/" if relative == "." else "/" + relative
+        """``path`` with every symlink on the way resolved inside the image as this step
+        has it so far (its staged files over the image's), the last component's only
+        with ``follow``. ``COPY x /bin/`` where /bin links to usr/bin writes /usr/bin/x,
+        not a /bin directory hiding what the link leads to; and no link, the image's or
+        one this step just copied, can ever lead a write out of the staged directory."""
+        parts = [part for part in path.split("/") if part]
+        resolved: list[str] = []
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                resolved = resolved[:-1]
+                continue
+            link = self._readlink("/".join([*resolved, part])) \
+                if part != "." and (parts or follow) else None
+            if link is None:
+                resolved += [part] if part != "." else []
+                continue
+            hops += 1
+            if hops > 40:
+                raise DockyardError(f"{path}: too many levels of symbolic links")
+            resolved = [] if link.startswith("/") else resolved
+            parts = [p for p in link.split("/") if p] + parts
+        return "/" + "/".join(resolved)
+
+    def _readlink(self, relative: str) -> str | None:
+        """The link at ``relative`` among this step's files, else in the image; None when
+        it is no link (or nothing)."""
+        for base in (self.upper, self.root):
+            try:
+                return os.readlink(base / relative)
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # not staged: the image decides
+            except OSError:
+                return None  # there, and not a link
+        return None
 
     def is_dir(self, path: str) -> bool:
         """Whether ``path`` is a directory already (in this step, or in the image, through
@@ -120,9 +148,10 @@ class Stager:
 
     def file(self, source: Path, path: str) -> None:
         """Copy one file, symlink or directory entry (not its contents) to ``path``."""
+        st = os.lstat(source)
+        path = self.resolve(path, follow=stat.S_ISDIR(st.st_mode))
         self.parents(path)
         target = self.target(path)
-        st = os.lstat(source)
         if stat.S_ISDIR(st.st_mode):
             self.directory(path, st, owned=True)
             return
@@ -141,6 +170,7 @@ class Stager:
 
     def data(self, content: bytes, path: str, mtime: float | None) -> None:
         """A file made from a heredoc or a download."""
+        path = self.resolve(path, follow=False)
         self.parents(path)
         target = self.target(path)
         target.write_bytes(content)

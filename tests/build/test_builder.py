@@ -293,3 +293,17 @@ RUN test -L /link && test -L /rel && test -f /usr/real/f && test -f /usr/real/su
                      ["usr", "usr/real", "usr/real/sub", "usr/real/sub/g"],
                      [".hidden", ".hidden/f"],
                      ["usr", "usr/real", "usr/real/w"]]
+
+
+def test_links_among_copied_files_never_lead_out_of_the_image(dockyard, tmp_path):
+    host = tmp_path / "host"
+    host.mkdir()
+    context = write_context(tmp_path / "ctx", {
+        "Dockerfile": "FROM scratch\nCOPY a/ b/ /dest/\n", "b/lib/x": "x"})
+    (context / "a").mkdir()
+    (context / "a" / "lib").symlink_to(host)             # absolute: the image's own path
+    code, _, err = dockyard.build(context, "-t", "escape:1")
+    assert code == 0, err
+    assert list(host.iterdir()) == []                    # nothing written on the host
+    inside = str(host).lstrip("/")
+    assert f"{inside}/x" in dockyard.layer_names("escape:1")[0]
