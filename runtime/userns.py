@@ -22,15 +22,20 @@ Joining an existing user namespace (a path in the config) skips the maps.
 
 from __future__ import annotations
 
+import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 import os
 
 from runtime import namespaces
 from runtime import syscalls as sc
 from runtime.process import Channel, child_main, expect
 
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def fork_init(ns: dict[str, str | None], linux: dict, ours: Channel, theirs: Channel,
-              body, *args) -> int:
+              body: Callable[..., None], *args: object) -> int:
     """Start body(theirs, *args) as the init inside the user namespace; returns its pid
     (our child by then).  `ours` stays open for the caller, `theirs` is the caller's to close."""
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # the init, orphaned by the intermediate, comes to us
@@ -75,8 +80,9 @@ def host_root(linux: dict) -> tuple[int, int]:
     return host_id(linux.get("uidMappings")), host_id(linux.get("gidMappings"))
 
 
-def _intermediate_main(chan: Channel, ns: dict[str, str | None], body, args: tuple) -> None:
-    sc.prctl(sc.PR_SET_PDEATHSIG, 9)  # SIGKILL: a runtime killed now takes us along
+def _intermediate_main(chan: Channel, ns: dict[str, str | None], body: Callable[..., None],
+                       args: tuple) -> None:
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed now takes us along
     if ns["user"]:
         fd = os.open(ns["user"], os.O_RDONLY | os.O_CLOEXEC)
         sc.setns(fd, sc.CLONE_NEWUSER)
