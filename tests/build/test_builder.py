@@ -307,3 +307,30 @@ def test_links_among_copied_files_never_lead_out_of_the_image(dockyard, tmp_path
     assert list(host.iterdir()) == []                    # nothing written on the host
     inside = str(host).lstrip("/")
     assert f"{inside}/x" in dockyard.layer_names("escape:1")[0]
+
+
+def _tar(path, members: list[tuple[str, str]]) -> None:
+    """A gzip tar of (name, 'file:CONTENT' | 'link:TARGET') members."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, spec in members:
+            kind, _, value = spec.partition(":")
+            info = tarfile.TarInfo(name)
+            if kind == "link":
+                info.type, info.linkname = tarfile.SYMTYPE, value
+                tar.addfile(info)
+            else:
+                info.size = len(value)
+                tar.addfile(info, io.BytesIO(value.encode()))
+
+
+def test_add_a_root_file_system_archive_with_absolute_links(dockyard, tmp_path):
+    context = write_context(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nADD rootfs.tgz /\n"})
+    _tar(context / "rootfs.tgz", [("bin/busybox", "file:bb"), ("bin/sh", "link:/bin/busybox")])
+    code, _, err = dockyard.build(context, "-t", "rootfs:1")
+    assert code == 0, err                                  # as alpine's minirootfs needs
+    assert dockyard.layer_names("rootfs:1") == [["bin", "bin/busybox", "bin/sh"]]
+    host = tmp_path / "host"
+    host.mkdir()
+    _tar(context / "rootfs.tgz", [("lib", f"link:{host}"), ("lib/x", "file:x")])
+    code, _, err = dockyard.build(context, "-t", "rootfs:2")
+    assert code == 1 and list(host.iterdir()) == []        # never written through a link
