@@ -508,23 +508,36 @@ class StageBuild:
 
     async def _download(self, url: str, checksum: str | None, stager: transfer.Stager,
                         dest: str, dest_is_dir: bool) -> None:
+        """ADD of a URL: streamed to a file beside the staged directory while it is
+        hashed, checked against ``--checksum``, then moved into place."""
         import email.utils
+        import hashlib
 
         import aiohttp
 
-        async with aiohttp.ClientSession() as session:
-            async with session.get(url) as response:
-                if response.status != 200:
-                    raise DockyardError(f"ADD {url}: HTTP {response.status}")
-                data = await response.read()
-                modified = response.headers.get("Last-Modified")
-        if checksum and str(Digest.of(data)) != checksum:
-            raise DockyardError(f"ADD {url}: digest mismatch: expected {checksum}, "
-                                f"got {Digest.of(data)}")
-        name = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
-        mtime = email.utils.parsedate_to_datetime(modified).timestamp() if modified else None
-        path = posixpath.join(dest, name) if dest_is_dir else dest
-        await asyncio.to_thread(stager.data, data, path, mtime)
+        fd, name = tempfile.mkstemp(dir=stager.upper.parent)
+        download = Path(name)
+        try:
+            digest = hashlib.sha256()
+            with open(fd, "wb") as out:
+                async with aiohttp.ClientSession() as session, session.get(url) as response:
+                    if response.status != 200:
+                        raise DockyardError(f"ADD {url}: HTTP {response.status}")
+                    modified = response.headers.get("Last-Modified")
+                    async for chunk in response.content.iter_chunked(1 << 20):
+                        digest.update(chunk)
+                        await asyncio.to_thread(out.write, chunk)
+            got = f"sha256:{digest.hexdigest()}"
+            if checksum and got != checksum:
+                raise DockyardError(f"ADD {url}: digest mismatch: expected {checksum}, "
+                                    f"got {got}")
+            base = posixpath.basename(url.split("?")[0].rstrip("/")) or "index.html"
+            mtime = email.utils.parsedate_to_datetime(modified).timestamp() \
+                if modified else None
+            path = posixpath.join(dest, base) if dest_is_dir else dest
+            await asyncio.to_thread(stager.place, download, path, mtime)
+        finally:
+            download.unlink(missing_ok=True)
 
 
 def _named_context(value: str) -> BuildContext | str:

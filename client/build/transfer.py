@@ -169,11 +169,23 @@ class Stager:
         os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
     def data(self, content: bytes, path: str, mtime: float | None) -> None:
-        """A file made from a heredoc or a download."""
+        """A file made from a heredoc."""
+        target = self._new_file(path)
+        target.write_bytes(content)
+        self._own(target, mtime)
+
+    def place(self, file: Path, path: str, mtime: float | None) -> None:
+        """A file made elsewhere on this file system (a download), moved to ``path``."""
+        target = self._new_file(path)
+        os.replace(file, target)
+        self._own(target, mtime)
+
+    def _new_file(self, path: str) -> Path:
         path = self.resolve(path, follow=False)
         self.parents(path)
-        target = self.target(path)
-        target.write_bytes(content)
+        return self.target(path)
+
+    def _own(self, target: Path, mtime: float | None) -> None:
         os.chown(target, self.uid, self.gid)
         os.chmod(target, self.chmod if self.chmod is not None else 0o644)
         if mtime is not None:
