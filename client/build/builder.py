@@ -474,7 +474,8 @@ class StageBuild:
             return
         if isinstance(instruction, ins.Copy) and instruction.from_:
             with self.b.view((await self._from(instruction.from_)).chain) as source_root:
-                sources = stage_sources(source_root, instruction.sources, "COPY")
+                sources = await asyncio.to_thread(stage_sources, source_root,
+                                                  instruction.sources, "COPY")
                 await asyncio.to_thread(stager.copy, sources, dest, dest_is_dir,
                                         instruction.exclude, parents)
             return
@@ -501,7 +502,7 @@ class StageBuild:
         into = Path(tempfile.mkdtemp(dir=self.b.scratch))
         try:
             tree = await git.checkout(source, commit, into / "repo", keep_git_dir)
-            context = BuildContext(tree, DockerIgnore([]))
+            context = await asyncio.to_thread(BuildContext, tree, DockerIgnore([]))
             await asyncio.to_thread(stager.copy, context.sources((".",), "ADD"), dest, True)
         finally:
             await asyncio.to_thread(shutil.rmtree, into, True)

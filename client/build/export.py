@@ -12,6 +12,7 @@ local export, as they cannot be made without privileges there anyway.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -62,9 +63,9 @@ async def export(store: ImageStore, output: Output, tags: list[Reference],
     try:
         with rootview.merged(layers, scratch) as root:
             if output.type == "local":
-                _copy_tree(root, Path(output.dest))
+                await asyncio.to_thread(_copy_tree, root, Path(output.dest))
             else:
-                _write_tar(root, output.dest)
+                await asyncio.to_thread(_write_tar, root, output.dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
