@@ -11,7 +11,6 @@ attached to the cgroup (see .devices_bpf).
 
 from __future__ import annotations
 
-import math
 import os
 import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 
@@ -36,6 +35,8 @@ def cpu_weight(shares: int) -> int:
     the minimum, the maximum and 1024 -> 100, so the default share maps to the
     default weight (the older linear formula turned 1024 into 39).
     """
+    import math  # a shared library to load: only when a CPU share is asked for
+
     if shares <= 2:
         return 1
     if shares >= MAX_CPU_SHARES:
