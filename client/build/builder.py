@@ -44,6 +44,7 @@ from ..store.leases import AsyncLease
 from . import container, git, rootview, transfer
 from .agent import agent_proxy
 from .cache import BuildCache, CachedLayer, step_key
+from .cachemounts import cache_directory
 from .context import BuildContext, stage_sources
 from .dockerfile import instructions as ins
 from .dockerfile import parse
@@ -415,9 +416,15 @@ class StageBuild:
                                         f"in {mount.from_}")
                 return source
 
+            caches = {}
+            for index, mount in enumerate(run.mounts):
+                if mount.type == "cache":
+                    caches[index] = await stack.enter_async_context(cache_directory(
+                        self.b.cache, mount.id or posixpath.join(workdir, mount.target or ""),
+                        mount.option("sharing", "shared") or "shared"))
             private = stack.enter_context(private_directory(work)) \
                 if needs_private(run) else None
-            mounts = oci_mounts(run, workdir, self.b.cache, bind_source,
+            mounts = oci_mounts(run, workdir, caches, bind_source,
                                 self.b.options.forwarded, private)
             for relay in mounts.agents:
                 await stack.enter_async_context(

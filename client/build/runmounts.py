@@ -1,6 +1,7 @@
 """``RUN --mount=...``: what each mount type puts into the step's container.
 
-* ``cache``: a persistent directory of the build cache, by id (or target);
+* ``cache``: a persistent directory of the build cache, by id (or target),
+  shared as ``sharing=`` says (``cachemounts``);
 * ``tmpfs``: a fresh tmpfs;
 * ``bind``: a path of the context (as .dockerignore leaves it), of a named
   context, or of another stage's or image's merged view (``from=``), always
@@ -23,13 +24,12 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..containers.rootfs import unmount
 from ..errors import DockyardError
-from .cache import BuildCache
 from .dockerfile import instructions as ins
 
 
@@ -80,20 +80,20 @@ def needs_private(run: ins.Run) -> bool:
     return any(mount.type in ("secret", "ssh") for mount in run.mounts)
 
 
-def oci_mounts(run: ins.Run, workdir: str, cache: BuildCache,
+def oci_mounts(run: ins.Run, workdir: str, caches: Mapping[int, Path],
                bind_source: Callable[[ins.Mount], Path], forwarded: Forwarded,
                private: Path | None) -> MountSet:
-    """The mounts of ``run``; ``bind_source`` finds what a bind mount shows (in the
-    context, a named context or another stage's view), ``private`` is a
+    """The mounts of ``run``; ``caches`` holds the directory of each cache mount by its
+    index in ``run.mounts`` (``cachemounts``), ``bind_source`` finds what a bind mount
+    shows (in the context, a named context or another stage's view), ``private`` is a
     ``private_directory`` when ``needs_private``; the caller starts the ``agents``
     relays."""
     result = MountSet()
     ssh_count = 0
-    for mount in run.mounts:
+    for index, mount in enumerate(run.mounts):
         target = posixpath.join(workdir, mount.target) if mount.target else None
         if mount.type == "cache":
-            source = cache.mount_dir(mount.id or target)
-            result.mounts.append(_bind(target, source, mount.readonly))
+            result.mounts.append(_bind(target, caches[index], mount.readonly))
         elif mount.type == "tmpfs":
             result.mounts.append({"destination": target, "type": "tmpfs", "source": "tmpfs",
                                   "options": ["nosuid", "nodev"]})

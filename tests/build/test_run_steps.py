@@ -217,3 +217,23 @@ def test_a_killed_build_is_cleaned_up_by_the_next(dockyard, tmp_path):
         assert str(dockyard.root) not in Path("/proc/mounts").read_text()
     finally:
         assert networks.teardown() == []                    # its address was released
+
+
+@pytest.mark.parametrize("sharing, succeeds", [("locked", True), ("private", True),
+                                               ("shared", False)])
+def test_cache_mount_sharing_between_concurrent_stages(dockyard, tmp_path, sharing, succeeds):
+    """Two independent stages build at once and use one cache: with ``shared`` they meet
+    in it (which the step detects), ``locked`` takes turns, ``private`` keeps apart."""
+    use = (f"RUN --mount=type=cache,id=c,target=/c,sharing={sharing} test ! -e /c/busy "
+           "&& touch /c/busy && sleep 1.5 && rm /c/busy && echo {0} > /{0}")
+    context = write_context(tmp_path / "ctx", {"Dockerfile": f"""\
+FROM busybox:test AS one
+{use.format("one")}
+FROM busybox:test AS two
+{use.format("two")}
+FROM scratch
+COPY --from=one /one /one
+COPY --from=two /two /two
+"""})
+    code, _, err = dockyard.build(context)
+    assert (code == 0) == succeeds, err
