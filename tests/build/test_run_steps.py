@@ -225,7 +225,7 @@ def test_cache_mount_sharing_between_concurrent_stages(dockyard, tmp_path, shari
     """Two independent stages build at once and use one cache: with ``shared`` they meet
     in it (which the step detects), ``locked`` takes turns, ``private`` keeps apart."""
     use = (f"RUN --mount=type=cache,id=c,target=/c,sharing={sharing} test ! -e /c/busy "
-           "&& touch /c/busy && sleep 1.5 && rm /c/busy && echo {0} > /{0}")
+           "&& touch /c/busy && sleep 2 && rm /c/busy && echo {0} > /{0}")
     context = write_context(tmp_path / "ctx", {"Dockerfile": f"""\
 FROM busybox:test AS one
 {use.format("one")}
