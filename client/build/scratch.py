@@ -25,6 +25,7 @@ from ..containers.rootfs import unmount
 from ..fsutil import is_abandoned, remove_tree, try_lock
 
 _PREFIX = "build-"
+_FRESH = ".new-"   # made, not yet locked and named
 _STEP = "step.json"
 RUNTIME_ROOT = "/run/dockyard-runtime"
 
@@ -49,10 +50,10 @@ class Scratch:
     def _enter(self) -> Path:
         self.parent.mkdir(parents=True, exist_ok=True)
         sweep(self.parent, self.root)
-        fresh = Path(tempfile.mkdtemp(prefix=".new-", dir=self.parent))
+        fresh = Path(tempfile.mkdtemp(prefix=_FRESH, dir=self.parent))
         self.fd = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try_lock(self.fd)  # a fresh name: nobody else can hold it
-        self.path = self.parent / (_PREFIX + fresh.name.removeprefix(".new-"))
+        self.path = self.parent / (_PREFIX + fresh.name.removeprefix(_FRESH))
         os.rename(fresh, self.path)  # only now can a sweep see it, locked
         return self.path
 
@@ -71,7 +72,7 @@ def record_step(scratch: Path, container_id: str, network_id: str | None) -> Non
 def sweep(parent: Path, root: Path) -> None:
     """Clean up after builds that were killed (see the module docstring)."""
     for entry in sorted(parent.iterdir()):
-        if entry.name.startswith(_PREFIX) and is_abandoned(entry):
+        if entry.name.startswith((_PREFIX, _FRESH)) and is_abandoned(entry):
             for step in entry.glob(f"*/{_STEP}"):
                 _release(json.loads(step.read_text()), root)
             _unmount_below(entry)
