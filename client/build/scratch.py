@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ..containers.rootfs import unmount
@@ -26,6 +27,7 @@ from ..fsutil import is_abandoned, remove_tree, try_lock
 
 _PREFIX = "build-"
 _FRESH = ".new-"   # made, not yet locked and named
+_FRESH_GRACE = 60  # seconds
 _STEP = "step.json"
 RUNTIME_ROOT = "/run/dockyard-runtime"
 
@@ -72,11 +74,21 @@ def record_step(scratch: Path, container_id: str, network_id: str | None) -> Non
 def sweep(parent: Path, root: Path) -> None:
     """Clean up after builds that were killed (see the module docstring)."""
     for entry in sorted(parent.iterdir()):
-        if entry.name.startswith((_PREFIX, _FRESH)) and is_abandoned(entry):
+        if _abandoned(entry):
             for step in entry.glob(f"*/{_STEP}"):
                 _release(json.loads(step.read_text()), root)
             _unmount_below(entry)
             remove_tree(entry)
+
+
+def _abandoned(entry: Path) -> bool:
+    """A build's directory that no build holds; one just made gets a minute to be locked."""
+    try:
+        if entry.name.startswith(_FRESH):
+            return time.time() - entry.stat().st_mtime > _FRESH_GRACE and is_abandoned(entry)
+    except FileNotFoundError:
+        return False  # locked and renamed meanwhile
+    return entry.name.startswith(_PREFIX) and is_abandoned(entry)
 
 
 def _release(step: dict, root: Path) -> None:
