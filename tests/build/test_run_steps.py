@@ -237,3 +237,16 @@ COPY --from=two /two /two
 """})
     code, _, err = dockyard.build(context)
     assert (code == 0) == succeeds, err
+
+
+def test_a_sweep_spares_a_directory_another_build_is_about_to_lock(dockyard, tmp_path):
+    scratch = dockyard.root / "build-cache" / "tmp"
+    old, young = scratch / ".new-old", scratch / ".new-young"
+    for directory in (old, young):
+        directory.mkdir(parents=True)
+    os.utime(old, (0, 0))                                  # killed long ago: debris
+    context = write_context(tmp_path / "ctx", {"Dockerfile": "FROM scratch\nLABEL a=b\n"})
+    code, _, err = dockyard.build(context)
+    assert code == 0, err
+    assert sorted(scratch.iterdir()) == [young]
+    young.rmdir()
