@@ -491,7 +491,7 @@ class StageBuild:
         if isinstance(instruction, ins.Add):
             for url in (s for s in instruction.sources if _is_url(s)):
                 if git.is_git_url(url):
-                    await self._clone(url, instruction.keep_git_dir, stager, dest)
+                    await self._clone(url, instruction, stager, dest)
                 else:
                     await self._download(url, instruction.checksum, stager, dest, dest_is_dir)
             archives = [s for s in sources
@@ -502,13 +502,17 @@ class StageBuild:
         await asyncio.to_thread(stager.copy, sources, dest, dest_is_dir, instruction.exclude,
                                 parents)
 
-    async def _clone(self, url: str, keep_git_dir: bool, stager: transfer.Stager,
+    async def _clone(self, url: str, add: ins.Add, stager: transfer.Stager,
                      dest: str) -> None:
+        """ADD of a git repository; ``--checksum`` is then the commit it must be at."""
         source = git.GitSource.parse(url)
         commit = await self.b.commit(source)
+        if add.checksum and not commit.startswith(add.checksum):
+            raise DockyardError(f"ADD {url}: the ref is at commit {commit}, not "
+                                f"{add.checksum} (--checksum)")
         into = Path(tempfile.mkdtemp(dir=self.b.scratch))
         try:
-            tree = await git.checkout(source, commit, into / "repo", keep_git_dir)
+            tree = await git.checkout(source, commit, into / "repo", add.keep_git_dir)
             context = await asyncio.to_thread(BuildContext, tree, DockerIgnore([]))
             await asyncio.to_thread(stager.copy, context.sources((".",), "ADD"), dest, True)
         finally:

@@ -136,6 +136,13 @@ ADD {url} /head/
     code, _, err = dockyard.build(context, "-t", "git:3")
     assert code == 0, err
     assert {"k/top", "k/sub/a", "k/.git/HEAD"} <= set(dockyard.layer_names("git:3")[0])
+    v1 = subprocess.run(["git", "ls-remote", url, "v1"], capture_output=True, text=True,
+                        check=True).stdout.split()[0]
+    (context / "Dockerfile").write_text(f"FROM scratch\nADD --checksum={v1[:12]} {url}#v1 /k/\n")
+    assert dockyard.build(context)[0] == 0                  # the commit, as BuildKit checks
+    (context / "Dockerfile").write_text(f"FROM scratch\nADD --checksum=0123abc {url}#v1 /k/\n")
+    code, _, err = dockyard.build(context)
+    assert code == 1 and "not 0123abc (--checksum)" in err
     (context / "Dockerfile").write_text(f"FROM scratch\nADD {url}#nosuchref /x/\n")
     code, _, err = dockyard.build(context)
     assert code == 1 and "no ref 'nosuchref'" in err
