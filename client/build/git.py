@@ -84,5 +84,6 @@ async def _git(*args: str) -> str:
     out, err = await process.communicate()
     if process.returncode != 0:
         message = err.decode(errors="replace").strip().splitlines()
-        raise DockyardError(f"git {args[0]} failed: {message[-1] if message else process.returncode}")
+        reason = message[-1] if message else f"exit status {process.returncode}"
+        raise DockyardError(f"git {args[0]} failed: {reason}")
     return out.decode(errors="replace")

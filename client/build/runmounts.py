@@ -13,9 +13,10 @@
   at ``/run/buildkit/ssh_agent.<n>`` unless ``target=``, named by SSH_AUTH_SOCK.
 
 Secrets and relay sockets are files of a private tmpfs (so a secret is never
-written to disk), which the caller unmounts after the step; the step's layer only ever sees
-the empty mount point, which ``container`` removes again, and neither the
-cache key (the instruction's text) nor the history holds a secret's value.
+written to disk), which the caller unmounts after the step; the step's layer
+only ever sees the empty mount point, which ``container`` removes again, and
+neither the cache key (the instruction's text) nor the history holds a
+secret's value.
 Secrets and ssh mounts are optional unless ``required=true``, as in BuildKit.
 """
 

@@ -269,7 +269,8 @@ async def _pull(store, registry: _Registry, reference, platform: str) -> None:
 
     display = display_for(False, sys.stderr)
     with display:
-        await Puller(store, await registry.get(), display, platform=Platform.parse(platform)).pull(reference)
+        puller = Puller(store, await registry.get(), display, platform=Platform.parse(platform))
+        await puller.pull(reference)
 
 
 async def _push(store, registry: _Registry, tags, descriptor) -> None:

@@ -170,7 +170,8 @@ COPY a /a
         assert {"oci-layout", "index.json"} <= set(tar.getnames())
     piped = subprocess.run(
         [sys.executable, "-m", "client", "--root", str(dockyard.root), "build", "-q",
-         "--network=none", "--output", "type=tar,dest=-", str(context)], capture_output=True, timeout=60,
+         "--network=none", "--output", "type=tar,dest=-", str(context)],
+        capture_output=True, timeout=60,
         cwd=Path(__file__).resolve().parents[2], stdin=subprocess.DEVNULL)
     assert piped.returncode == 0, piped.stderr
     with tarfile.open(fileobj=io.BytesIO(piped.stdout)) as tar:  # the tar alone on stdout
