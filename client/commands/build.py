@@ -65,6 +65,9 @@ def register(subcommands: argparse._SubParsersAction) -> None:
                         help="Allow RUN --network=host (BuildKit's entitlement)")
     parser.add_argument("--progress", choices=("auto", "plain", "tty", "quiet"), default="auto",
                         help="Progress output: a live view on a terminal (tty), lines (plain)")
+    parser.add_argument("--rm", "--force-rm", action="store_true", dest="legacy_rm",
+                        help=argparse.SUPPRESS)  # docker's legacy builder: step containers
+    # are always removed, so scripts that still pass these are accepted as they are
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="Suppress the build output and print the image ID on success")
     parser.set_defaults(run=run)

@@ -128,8 +128,8 @@ RUN cat /src.txt > /copy
     assert code == 0
     first_id = out.strip()
     assert (tmp_path / "iid").read_text() == first_id
-    code, out, err = dockyard.build(context, "-t", "cache:1")
-    assert code == 0 and err.count("CACHED") == 3
+    code, out, err = dockyard.build(context, "-t", "cache:1", "--rm", "--force-rm")
+    assert code == 0 and err.count("CACHED") == 3           # legacy flags are accepted
     assert out.strip() == first_id                     # a fully cached build: the same image
     hashes = dockyard.root / "build-cache" / "file-hashes.json"
     assert str(context / "src.txt") in json.loads(hashes.read_text())  # not read again
