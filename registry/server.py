@@ -52,6 +52,10 @@ startup = logging.getLogger(STARTUP_LOGGER)
 BACKLOG = 1024
 """Connections the kernel queues per worker while it is busy; benchmarks open dozens at once."""
 
+READ_BUFFER = 1 << 20
+"""Request body bytes buffered per connection before aiohttp stops reading the socket (it
+stops at twice this).  aiohttp's 64 KiB stalled uploads while a batch was being written."""
+
 STRAGGLER_TIMEOUT = 1.0
 """Seconds for requests that arrived on open connections after the drain, before they are cut."""
 
@@ -241,7 +245,7 @@ async def _serve(config: Config, sock: socket.socket, context: ssl.SSLContext | 
         access_log = logging.getLogger(ACCESS_LOGGER) if config.log.access_log else None
         runner = web.AppRunner(app, handle_signals=False, access_log=access_log,
                                access_log_class=AccessLogger,
-                               shutdown_timeout=STRAGGLER_TIMEOUT)
+                               shutdown_timeout=STRAGGLER_TIMEOUT, read_bufsize=READ_BUFFER)
         await runner.setup()
         try:
             site = web.SockSite(runner, sock, ssl_context=context, backlog=BACKLOG)
