@@ -296,8 +296,13 @@ class Networks:
                 self._refresh_hosts({network.id}, record)
 
     def published(self, container_ref: str) -> list[Binding]:
-        """The host ports a container publishes now (``dockyard port``)."""
-        return list(self.container(container_ref).published)
+        """The host ports a container publishes now (``dockyard port``); a port published
+        on every address of a container with IPv6 is listed on ``::`` too, as Docker lists it."""
+        record = self.container(container_ref)
+        gateway = gateway_endpoint(record, self._networks_of(record))
+        v6 = [Binding(b.container_port, b.proto, "::", b.host_port) for b in record.published
+              if not b.host_ip and gateway is not None and gateway.ip6]
+        return record.published + v6
 
     def destroy_all(self) -> None:
         """Every container's resources, every network, its bridge and the table: gone.

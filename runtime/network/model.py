@@ -92,8 +92,9 @@ class Binding:
         return _from_doc(cls, doc)
 
     def describe(self) -> str:
-        """Docker's ``dockyard port`` line: ``80/tcp -> 0.0.0.0:8080``."""
-        return f"{self.container_port}/{self.proto} -> {self.host_ip or '0.0.0.0'}:{self.host_port}"
+        """Docker's ``dockyard port`` line: ``80/tcp -> 0.0.0.0:8080`` (``[::]:8080``)."""
+        host = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip or "0.0.0.0"
+        return f"{self.container_port}/{self.proto} -> {host}:{self.host_port}"
 
 
 @dataclass

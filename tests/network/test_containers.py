@@ -198,7 +198,9 @@ def test_inspect_and_ps_show_what_the_container_got(net) -> None:
 def test_containers_talk_over_ipv6(net) -> None:
     prefix = f"fd00:{os.urandom(2).hex()}:{os.urandom(2).hex()}:6"
     net.ok("network", "create", "--ipv6", "--subnet", f"{prefix}::/64", "six")
-    serve(net, "web6", "--network", "six", text="v6-answer")
+    serve(net, "web6", "--network", "six", "-p", "80", text="v6-answer")
+    v4, v6 = net.ok("port", "web6").splitlines()
+    assert v4.startswith("80/tcp -> 0.0.0.0:") and v6 == f"80/tcp -> [::]:{v4.rsplit(':', 1)[1]}"
     settings = net.inspect("web6")["NetworkSettings"]["Networks"]["six"]
     assert settings["GlobalIPv6Address"] == f"{prefix}::2" and settings["IPv6Gateway"] == f"{prefix}::1"
     [doc] = json.loads(net.ok("network", "inspect", "six"))
