@@ -12,10 +12,8 @@ import pyroute2.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +36,8 @@ _FORWARDING_MARK = "ip-forward-enabled"  # Dockyard switched net.ipv4.ip_forward
 
 def builtin_id(name: str) -> str:
     """Fixed ids for bridge/host/none, so they can be listed before first use."""
+    import hashlib  # imported when used: ps and inspect import this module
+
     return hashlib.sha256(f"dockyard network {name}".encode()).hexdigest()
 
 
@@ -104,7 +104,7 @@ class Networks:
         with self.store.locked():
             if name in BUILTIN or self._by_name(name):
                 raise NetworkError(f"network with name {name} already exists")
-            network_id = secrets.token_hex(32)
+            network_id = os.urandom(32).hex()
             bridge = options.get(BRIDGE_NAME_OPTION) or f"dy-{network_id[:12]}"
             self._check_bridge_name(bridge)
             net = ip_network(ipam.parse_subnet(subnet)) if subnet else None

@@ -17,7 +17,10 @@ Addresses are kept as strings, as they are shown and stored.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+
+TYPE_CHECKING = False  # typing is not imported at run time: ps, inspect and attach import this
+if TYPE_CHECKING:
+    from typing import Any
 
 BRIDGE_DRIVER = "bridge"
 

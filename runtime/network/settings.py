@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +75,8 @@ def write_isolated(directory: Path, bip: str | None = None, pool: str = "10.214.
     default bridge gets a /24 of 10.213.0.0/16 that no route of the host uses
     yet, so roots of test sessions running side by side do not collide.
     Returns what was written."""
+    import uuid
+
     tag = uuid.uuid4().hex[:8]
     doc = {"bridge": f"dyt{tag}", "bip": bip or _free_test_bip(), "nftables-table": f"dytest_{tag}",
            "ip-forward": False, "default-address-pools": [{"base": pool, "size": 24}]}
