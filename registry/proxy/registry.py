@@ -139,6 +139,11 @@ class ProxyRegistry(Registry):
 def install(app: web.Application, registry: ProxyRegistry, *, evict: bool) -> None:
     """Hook the cache into ``app``: the stale-answer headers, ``/metrics``, and (when
     ``evict``, in one worker only) the eviction loop; upstream connections close with it."""
+    for mirror in registry.mirrors:
+        log.info("proxy: %s mirrors %s (tags revalidated after %gs, unused content evicted "
+                 "after %s)", f"{mirror.prefix}/*" if mirror.prefix else "every repository",
+                 mirror.upstream.url, mirror.tag_ttl,
+                 f"{mirror.config.ttl:g}s" if mirror.config.ttl > 0 else "never")
     app.on_response_prepare.append(stale_headers)
     app.router.add_routes([metrics_route((m.prefix, m.stats) for m in registry.mirrors)])
 

@@ -47,6 +47,7 @@ async def test_skopeo_pulls_through_a_dockyard_server_configured_with_upstreams(
         metrics = await _run("curl", "-sf", f"{server.url}/metrics")
         assert 'dockyard_proxy_misses_total{prefix="hub"} 4' in metrics
         assert "proxy: miss blob" in server.output()
+        assert "proxy: hub/* mirrors" in server.output()
 
 
 @pytest.mark.skipif(bool(missing_tools("podman")), reason="needs podman")
