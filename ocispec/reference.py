@@ -12,10 +12,10 @@ distribution's ``reference`` package.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from .digest import Digest, InvalidDigest
 from .names import NAME_PATTERN, TAG_PATTERN
+from .value import Value
 
 DEFAULT_REGISTRY = "docker.io"
 # Docker Hub's old name ("the index"), still accepted and canonicalised to DEFAULT_REGISTRY.
@@ -37,16 +37,20 @@ class InvalidReference(ValueError):
     """The text is not an image reference; the message says which part is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(Value):
     """A fully qualified reference: ``registry`` is never empty, ``repository``
     carries Docker Hub's ``library/`` prefix, and at least one of ``tag`` and
     ``digest`` is set unless parsed with ``default_tag=False``."""
 
+    __slots__ = ("registry", "repository", "tag", "digest")
     registry: str
     repository: str
-    tag: str | None = None
-    digest: Digest | None = None
+    tag: str | None
+    digest: Digest | None
+
+    def __init__(self, registry: str, repository: str, tag: str | None = None,
+                 digest: Digest | None = None) -> None:
+        super().__init__(registry, repository, tag, digest)
 
     @classmethod
     def parse(cls, text: str, *, default_tag: bool = True) -> "Reference":
@@ -103,10 +107,10 @@ class Reference:
     def with_tag(self, tag: str) -> "Reference":
         if not _TAG.fullmatch(tag):
             raise InvalidReference(f"invalid tag {tag!r}")
-        return replace(self, tag=tag, digest=None)
+        return Reference(self.registry, self.repository, tag)
 
     def with_digest(self, digest: Digest) -> "Reference":
-        return replace(self, tag=None, digest=digest)
+        return Reference(self.registry, self.repository, None, digest)
 
     def _suffix(self) -> str:
         tag = f":{self.tag}" if self.tag is not None else ""

@@ -20,12 +20,12 @@ import json
 import multiprocessing
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocispec.digest import Digest
+from ocispec.digest import Digest, chain_id
 
 from client.fsutil import TEMP_PREFIX, fsync_dir, is_abandoned, remove_tree, try_lock, write_atomic
 
@@ -34,19 +34,6 @@ from .unpack import LayerError, overlay_namespace, unpack_file
 
 _METADATA = "layer.json"
 _DIFF = "diff"
-
-
-def chain_id(parent: Digest | None, diff_id: Digest) -> Digest:
-    """The image spec's ChainID: sha256(ChainID(parent) + " " + DiffID), or the DiffID at the bottom."""
-    return diff_id if parent is None else Digest.of(f"{parent} {diff_id}".encode())
-
-
-def chain_ids(diff_ids: Sequence[Digest]) -> list[Digest]:
-    """The chain ID of every layer of a stack, bottom first."""
-    chain: list[Digest] = []
-    for diff_id in diff_ids:
-        chain.append(chain_id(chain[-1] if chain else None, diff_id))
-    return chain
 
 
 @dataclass(frozen=True, slots=True)
