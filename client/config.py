@@ -11,16 +11,17 @@ also has (``registry-mirrors``, ``insecure-registries``) mean the same here.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ocispec.reference import DEFAULT_REGISTRY, LEGACY_REGISTRY
+from ocispec.value import Value
 
 from .errors import DockyardError
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 SYSTEM_ROOT = Path("/var/lib/dockyard")
 SYSTEM_CONFIG_DIR = Path("/etc/dockyard")
@@ -53,8 +54,7 @@ def dockyard_config_dir() -> Path:
     return Path(config_home) / "dockyard"
 
 
-@dataclass(frozen=True)
-class Mirror:
+class Mirror(Value):
     """A registry that serves another one's content for pulls.
 
     Written as a URL: ``https://mirror.example.com`` serves
@@ -65,14 +65,20 @@ class Mirror:
     (HTTPS, plain HTTP only where allowed); ``http://`` says plain HTTP.
     """
 
+    __slots__ = ("url", "host", "plain_http", "prefix")
     url: str
     host: str         # host[:port]
     plain_http: bool  # the URL said http://
-    prefix: str = ""  # namespace in the mirror, without slashes at either end
+    prefix: str       # namespace in the mirror, without slashes at either end
+
+    def __init__(self, url: str, host: str, plain_http: bool, prefix: str = "") -> None:
+        super().__init__(url, host, plain_http, prefix)
 
     @classmethod
     def parse(cls, text: str) -> "Mirror":
         """Read a configured mirror URL; ValueError says what is wrong with it."""
+        from urllib.parse import urlsplit  # deferred: only registry commands read mirrors
+
         split = urlsplit(text if "://" in text else f"https://{text}")
         if split.scheme not in ("http", "https") or not split.netloc:
             raise ValueError(f"mirror {text!r} is not an http(s)://HOST[:PORT][/PATH] URL")
@@ -90,8 +96,7 @@ def registry_key(name: str) -> str:
     return DEFAULT_REGISTRY if name in _HUB_NAMES else name
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(Value):
     """Settings that decide how registries are reached.
 
     ``insecure_registries`` holds ``host[:port]`` names or CIDR ranges allowed
@@ -101,15 +106,23 @@ class ClientConfig:
     ``ghcr.io``) to the mirrors pulls try first, in order.
     """
 
-    insecure_registries: tuple[str, ...] = ()
-    certs_dirs: tuple[Path, ...] = field(default_factory=tuple)
-    mirrors: Mapping[str, tuple[Mirror, ...]] = field(default_factory=dict)
+    __slots__ = ("insecure_registries", "certs_dirs", "mirrors")
+    insecure_registries: tuple[str, ...]
+    certs_dirs: tuple[Path, ...]
+    mirrors: Mapping[str, tuple[Mirror, ...]]
+
+    def __init__(self, insecure_registries: tuple[str, ...] = (),
+                 certs_dirs: tuple[Path, ...] = (),
+                 mirrors: Mapping[str, tuple[Mirror, ...]] | None = None) -> None:
+        super().__init__(insecure_registries, certs_dirs, {} if mirrors is None else mirrors)
 
     @classmethod
     def load(cls, directory: Path | None = None,
              system_directory: Path = SYSTEM_CONFIG_DIR) -> "ClientConfig":
         """Read ``config.json`` from ``directory`` (default ``dockyard_config_dir()``, or
         ``system_directory`` when the user has no file); no file at all means defaults."""
+        import json  # deferred: only registry commands read this file
+
         directory = directory or dockyard_config_dir()
         path = directory / "config.json"
         if not path.exists() and (system_directory / "config.json").exists():

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def store_of(ctx: Context) -> ContainerStore:
-    return ContainerStore(ctx.root)
+    return ContainerStore(ctx.root_dir)
 
 
 def docker_exit_status(run: Callable) -> Callable:

@@ -44,7 +44,7 @@ class Image:
 
 def resolve(ctx: Context, text: str) -> Image:
     """The image ``text`` names (a reference or an ID prefix), with its layers unpacked."""
-    found = _from_layout(str(ctx.root), text)
+    found = _from_layout(ctx.root_dir, text)
     if found is not None:
         return found
     import asyncio
@@ -53,13 +53,10 @@ def resolve(ctx: Context, text: str) -> Image:
 
 def layer_dirs(root: str, diff_ids: list[str]) -> list[tuple[str, str]] | None:
     """The unpacked directory and xattr namespace of each layer, bottom first; None if one is missing."""
-    from ocispec.digest import Digest
+    from ocispec.digest import Digest, chain_ids
 
     layers = []
-    chain: Digest | None = None
-    for diff_id in diff_ids:
-        # the image spec's ChainID, as client.layers computes it (which imports asyncio)
-        chain = Digest.parse(diff_id) if chain is None else Digest.of(f"{chain} {diff_id}".encode())
+    for chain in chain_ids([Digest.parse(diff_id) for diff_id in diff_ids]):
         directory = os.path.join(root, "layers", chain.hex)
         try:
             with open(os.path.join(directory, "layer.json"), "rb") as f:

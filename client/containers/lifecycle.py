@@ -31,7 +31,7 @@ def create(ctx: Context, args: argparse.Namespace) -> dict:
     """A new container record for ``args`` (create/run flags); nothing runs yet."""
     from . import image, names, networking, options
 
-    store = ContainerStore(ctx.root)
+    store = ContainerStore(ctx.root_dir)
     sweep(store)
     img = image.resolve(ctx, args.image)
     host = options.host_config(args)
