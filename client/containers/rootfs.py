@@ -98,30 +98,16 @@ def write_etc_files(directory: str, hostname: str, host_network: bool) -> None:
 
     With the host's network the container sees the host's hosts and
     resolv.conf; otherwise a localhost-only hosts file naming itself, and
-    the host's resolv.conf (Docker's choice too).
+    the host's resolv.conf (Docker's choice too).  On a bridge network the
+    network library rewrites them once the container is attached.
     """
-    _write(os.path.join(directory, "hostname"), f"{hostname}\n")
-    if host_network:
-        hosts = _read("/etc/hosts")
-    else:
-        hosts = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-                 "ff02::2\tip6-allrouters\n")
-    _write(os.path.join(directory, "hosts"), hosts)
-    _write(os.path.join(directory, "resolv.conf"), _read("/etc/resolv.conf"))
+    from runtime.network import files
 
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _write(path: str, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
+    files.write_in_place(os.path.join(directory, "hostname"), f"{hostname}\n")
+    hosts = files.read_host_file(files.HOST_HOSTS) if host_network else files.LOCALHOST
+    files.write_in_place(os.path.join(directory, "hosts"), hosts)
+    files.write_in_place(os.path.join(directory, "resolv.conf"),
+                         files.read_host_file(files.HOST_RESOLV_CONF))
 
 
 def check_command(rootfs: str, name: str, path: str, cwd: str) -> None:
