@@ -59,7 +59,7 @@ def host_config(args: argparse.Namespace) -> dict:
     """The HostConfig fields of the networking flags (Docker's shapes), checked as far as
     they can be before the container starts."""
     mode = args.network
-    if mode.startswith("container:"):
+    if mode.startswith(JOIN):
         _check_joining(args)
     needs_library = args.publish or args.publish_all or args.network_alias or args.ip \
         or args.mac_address or args.dns or args.dns_search or args.dns_option or args.add_host
@@ -117,9 +117,8 @@ def namespace(store: ContainerStore, record: dict) -> str | None:
 def _join(store: ContainerStore, record: dict, ref: str) -> str:
     """``container:NAME``: the running container's namespace, and its hostname and /etc
     files (hard links, so what Dockyard writes into the peer's files later shows in both)."""
-    from .lifecycle import find
-
     from .bundle import ETC_FILES
+    from .lifecycle import find
 
     peer = find(store, ref)
     if peer["Id"] == record["Id"]:
@@ -128,6 +127,8 @@ def _join(store: ContainerStore, record: dict, ref: str) -> str:
         raise DockyardError(f"cannot join network of a non running container: {peer['Id']}")
     for name in ETC_FILES:
         link = store.path(record["Id"], f".{name}.link")
+        if os.path.lexists(link):  # left by a start that was killed here
+            os.unlink(link)
         os.link(store.path(peer["Id"], name), link)
         os.replace(link, store.path(record["Id"], name))
     with store.lock(record["Id"]):
