@@ -170,3 +170,10 @@ def _netns_dir():
     if NETNS_DIR.is_dir() and not any(NETNS_DIR.iterdir()):
         subprocess.run(["umount", str(NETNS_DIR)], capture_output=True)
         shutil.rmtree(NETNS_DIR.parent, ignore_errors=True)
+
+
+def random_ula_prefix(subnet: int) -> str:
+    """A random unique-local /64 prefix without its ``::``, written as addresses print it
+    (no leading zeros), so tests can compare it with what the tools report."""
+    groups = (0xfd00, int.from_bytes(os.urandom(2), "big"), int.from_bytes(os.urandom(2), "big"), subnet)
+    return ":".join(f"{group:x}" for group in groups)

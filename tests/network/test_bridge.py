@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from .conftest import REPO, http_get, links, needs_root, nft_tables
+from .conftest import REPO, http_get, links, needs_root, nft_tables, random_ula_prefix
 
 pytestmark = needs_root
 
@@ -139,7 +139,7 @@ def outside(sandbox):
 
 
 def test_an_ipv6_network_is_dual_stack_and_publishes_on_both(sandbox) -> None:
-    prefix = f"fd00:{os.urandom(2).hex()}:{os.urandom(2).hex()}:1"
+    prefix = random_ula_prefix(1)
     net = sandbox.networks.create_network("six", ipv6=True, subnet6=f"{prefix}::/64")
     port = _free_port()
     web = sandbox.start("web", network="six", publish=[f"{port}:8080"])

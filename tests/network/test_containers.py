@@ -18,7 +18,7 @@ import pytest
 from tests.containers.conftest import dockyard, image_root  # noqa: F401  (fixtures used below)
 from tests.helpers.busybox_image import BUSYBOX
 
-from .conftest import links, needs_root
+from .conftest import links, needs_root, random_ula_prefix
 
 pytestmark = needs_root
 
@@ -196,7 +196,7 @@ def test_inspect_and_ps_show_what_the_container_got(net) -> None:
 
 
 def test_containers_talk_over_ipv6(net) -> None:
-    prefix = f"fd00:{os.urandom(2).hex()}:{os.urandom(2).hex()}:6"
+    prefix = random_ula_prefix(6)
     net.ok("network", "create", "--ipv6", "--subnet", f"{prefix}::/64", "six")
     serve(net, "web6", "--network", "six", "-p", "80", text="v6-answer")
     v4, v6 = net.ok("port", "web6").splitlines()
