@@ -46,13 +46,14 @@ def loopback_up() -> None:
     """SIOCSIFFLAGS IFF_UP on ``lo`` in the calling thread's network namespace."""
     import _socket  # the C module: the socket module's enums cost milliseconds at import
     import fcntl
-    import struct
+    import sys
 
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    name = b"lo".ljust(16, b"\0")  # struct ifreq: the name, then short flags (no struct module)
     sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
-        request = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
-        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
+        reply = fcntl.ioctl(sock, siocgifflags, name + bytes(16))
+        flags = int.from_bytes(reply[16:18], sys.byteorder) | iff_up
+        fcntl.ioctl(sock, siocsifflags, name + flags.to_bytes(2, sys.byteorder) + bytes(14))
     finally:
         sock.close()

@@ -39,6 +39,8 @@ RECORD = "container.json"
 NAMES = ".names"
 EXITS = ".exits"  # exit codes of --rm containers, kept a while for `wait`
 _EXIT_KEPT_SECONDS = 600
+_EXITS_PRUNE_INTERVAL = 60  # seconds
+_PRUNED = ".pruned"  # in EXITS: its mtime is when exit codes were last pruned
 _REMOVING = ".removing-"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -189,7 +191,7 @@ class ContainerStore:
 
     def remove_debris(self) -> None:
         """Finish removals a killed process left halfway (directories renamed aside), and
-        forget exit codes older than ten minutes."""
+        forget exit codes older than ten minutes (looked for once a minute)."""
         try:
             entries = os.listdir(self.root)
         except FileNotFoundError:
@@ -197,12 +199,24 @@ class ContainerStore:
         for entry in entries:
             if entry.startswith(_REMOVING):
                 _remove_tree(os.path.join(self.root, entry))
-        exits = os.path.join(self.root, EXITS)
-        if EXITS in entries:
+        if EXITS in entries and self._exits_prune_due():
             stale = time.time() - _EXIT_KEPT_SECONDS
-            for entry in os.scandir(exits):
-                if entry.stat().st_mtime < stale:
+            for entry in os.scandir(os.path.join(self.root, EXITS)):
+                if entry.name != _PRUNED and entry.stat().st_mtime < stale:
                     os.unlink(entry.path)
+
+    def _exits_prune_due(self) -> bool:
+        """Whether a minute has passed since exit codes were last pruned (then it is noted now):
+        every command sweeps, and a stat of each of a busy host's exits costs a `run` ~1 ms."""
+        marker = os.path.join(self.root, EXITS, _PRUNED)
+        try:
+            if os.stat(marker).st_mtime > time.time() - _EXITS_PRUNE_INTERVAL:
+                return False
+        except FileNotFoundError:
+            pass
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        os.utime(marker)
+        return True
 
     def note_exit(self, container_id: str, code: int) -> None:
         """Keep the exit code of a container about to be removed on exit (--rm): Docker's
