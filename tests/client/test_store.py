@@ -240,6 +240,11 @@ async def test_prune_removes_abandoned_partial_downloads_only(store):
     data = os.urandom((1 << 20) + 1)  # past the writer's buffer: the first MiB is on disk
     async with store.ingest(Digest.of(data), len(data)) as live:
         await live.write(data[:-1])
+        # The writer hands the first MiB to a worker thread and returns: wait for it to land.
+        for _ in range(200):
+            if (await store.disk_usage()).partial_bytes == 4 + (1 << 20):
+                break
+            await asyncio.sleep(0.01)
         assert (await store.disk_usage()).partial_bytes == 4 + (1 << 20)
         await store.prune()
         assert leftovers(store) == [f"sha256-{Digest.of(data).hex}.partial"]
