@@ -80,7 +80,6 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
 
             os.chown(fifo, *host_root(config["linux"]))
         cgroup = _cgroup(container_id, config)
-        cgroup.create(spec.cgroup_resources(config))
         console, own_console = _console(config["process"], console_socket, terminal_here)
         seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
@@ -112,6 +111,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             "pidStartTime": state.process_start_time(pid), "config": config,
         }
         try:
+            cgroup.create(spec.cgroup_resources(config))  # while the init unshares
             cgroup.add(pid)
             warmup.stop()
             ours.send("go")

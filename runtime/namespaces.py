@@ -56,12 +56,13 @@ def fork_into_pid_namespace(path: str | None, new: bool, restore: bool = True) -
     return pid
 
 
-def enter(namespaces: dict[str, str | None]) -> None:
+def enter(namespaces: dict[str, str | None], but: tuple[str, ...] = ()) -> None:
     """In the container's init: join the namespaces given by path, create the
-    rest with one unshare.  pid was handled by the fork; user by the caller."""
+    rest with one unshare, leaving out the kinds in `but`.  pid was handled by
+    the fork; user by the caller."""
     flags = 0
     for kind, path in namespaces.items():
-        if kind in ("pid", "user"):
+        if kind in ("pid", "user") or kind in but:
             continue
         if path:
             _setns_path(path, FLAGS[kind])

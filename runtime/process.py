@@ -91,15 +91,21 @@ def child_main(body, chan: Channel, *args) -> None:
 
 def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter,
               keep_fds: int = 3) -> None:
-    """The container's init: PID 1 of its namespace, waits for `start`, then execs."""
+    """The container's init: PID 1 of its namespace, waits for `start`, then execs.
+
+    What does not need the cgroup (closing fds, the namespaces but cgroup's)
+    is done while the runtime makes the cgroup and moves us into it; the
+    cgroup namespace comes after "go", as in runc, so its root is the
+    container's cgroup."""
+    fds.keep_only(keep_fds)  # here, while /proc is still the host's
+    ns = spec.namespaces(config)
+    namespaces.enter(ns, but=("cgroup",))
     expect(chan, "go")  # we are in the cgroup, and the runtime's child (see runtime.userns)
     parent = os.getppid()
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed mid-create takes us along
     if os.getppid() != parent:
         os._exit(1)
-    fds.keep_only(keep_fds)  # here, while /proc is still the host's
-    ns = spec.namespaces(config)
-    namespaces.enter(ns)
+    namespaces.enter({"cgroup": ns["cgroup"]} if "cgroup" in ns else {})
     if "uts" in ns:
         if config.get("hostname"):
             sc.sethostname(config["hostname"])
