@@ -111,10 +111,14 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             "pidStartTime": state.process_start_time(pid), "config": config,
         }
         try:
-            cgroup.create(spec.cgroup_resources(config))  # while the init unshares
-            cgroup.add(pid)
-            warmup.stop()
-            ours.send("go")
+            try:
+                cgroup.create(spec.cgroup_resources(config))  # while the init sets up
+                cgroup.add(pid)
+                warmup.stop()
+                ours.send("go")
+            except OSError:
+                _raise_init_failure(pid, ours)
+                raise
             state.save(root, st)  # while the init sets itself up
             _drive_init(ours, config, st)
         finally:
@@ -316,6 +320,19 @@ def _drive_init(chan: Channel, config: dict, st: dict) -> None:
             raise RuntimeFailure(text)
         else:
             raise RuntimeFailure("container init exited during set-up")
+
+
+def _raise_init_failure(pid: int, chan: Channel) -> None:
+    """After a failed hand-off to the init: raise its own error if it failed
+    first (it sets up before "go": the broken pipe or vanished pid is then only
+    the consequence).  Kills it, so the channel reaches its end."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    kind, text = chan.recv()
+    if kind == "error":
+        raise RuntimeFailure(text)
 
 
 def _release(root: str, st: dict) -> None:

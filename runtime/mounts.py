@@ -101,19 +101,33 @@ def secure_join(root: str, path: str) -> str:
     return os.path.join(root, *resolved)
 
 
-def prepare_rootfs(config: dict, cgroup_namespace: bool) -> None:
-    """Build the container's filesystem view and pivot_root into it (steps 1-4)."""
+def mount_early(config: dict) -> int:
+    """The part of steps 1-2 that does not depend on the container's cgroup,
+    done while the runtime makes it: the root's propagation, the rootfs bind
+    and config.mounts up to the first cgroup file system (its view is the
+    cgroup's).  Returns how many of config.mounts it made."""
     rootfs = config["root"]["path"]
     linux = config.get("linux", {})
     propagation = _PROPAGATION.get(linux.get("rootfsPropagation", ""), sc.MS_PRIVATE | sc.MS_REC)
     sc.mount(None, "/", None, propagation)
     sc.mount(rootfs, rootfs, None, sc.MS_BIND | sc.MS_REC)
-    has_dev = False
-    for m in config.get("mounts") or []:
+    entries = config.get("mounts") or []
+    count = next((i for i, m in enumerate(entries) if m.get("type") in ("cgroup", "cgroup2")),
+                 len(entries))
+    for m in entries[:count]:
+        mount_entry(rootfs, m, False)
+    return count
+
+
+def prepare_rootfs(config: dict, cgroup_namespace: bool, done: int) -> None:
+    """The rest of steps 1-4, in the cgroup: config.mounts after the first `done`
+    (see mount_early), /dev's devices, and pivot_root into the rootfs."""
+    rootfs = config["root"]["path"]
+    entries = config.get("mounts") or []
+    for m in entries[done:]:
         mount_entry(rootfs, m, cgroup_namespace)
-        has_dev = has_dev or m["destination"].rstrip("/") == "/dev"
-    if has_dev:
-        populate_dev(rootfs, linux.get("devices") or [])
+    if any(m["destination"].rstrip("/") == "/dev" for m in entries):
+        populate_dev(rootfs, config.get("linux", {}).get("devices") or [])
     os.chdir(rootfs)
     sc.pivot_root(".", ".")
     sc.umount2(".", sc.MNT_DETACH)

@@ -93,28 +93,31 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None,
               keep_fds: int = 3) -> None:
     """The container's init: PID 1 of its namespace, waits for `start`, then execs.
 
-    What does not need the cgroup (closing fds, the namespaces but cgroup's)
-    is done while the runtime makes the cgroup and moves us into it; the
-    cgroup namespace comes after "go", as in runc, so its root is the
-    container's cgroup."""
+    What does not need the cgroup (closing fds, the namespaces but cgroup's,
+    the hostname, the mounts before the first cgroup file system) is done
+    while the runtime makes the cgroup and moves us into it; the cgroup
+    namespace comes after "go", as in runc, so its root is the container's
+    cgroup.  The prestart and createRuntime hooks run after the mounts,
+    before pivot_root, as runc runs them."""
     fds.keep_only(keep_fds)  # here, while /proc is still the host's
     ns = spec.namespaces(config)
     namespaces.enter(ns, but=("cgroup",))
+    if "uts" in ns:
+        if config.get("hostname"):
+            sc.sethostname(config["hostname"])
+        if config.get("domainname"):
+            sc.setdomainname(config["domainname"])
+    mounted = mounts.mount_early(config)
     expect(chan, "go")  # we are in the cgroup, and the runtime's child (see runtime.userns)
     parent = os.getppid()
     sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a runtime killed mid-create takes us along
     if os.getppid() != parent:
         os._exit(1)
     namespaces.enter({"cgroup": ns["cgroup"]} if "cgroup" in ns else {})
-    if "uts" in ns:
-        if config.get("hostname"):
-            sc.sethostname(config["hostname"])
-        if config.get("domainname"):
-            sc.setdomainname(config["domainname"])
     if config.get("hooks", {}).get("createRuntime") or config.get("hooks", {}).get("prestart"):
         chan.send("hooks")
         expect(chan, "go")
-    mounts.prepare_rootfs(config, "cgroup" in ns)
+    mounts.prepare_rootfs(config, "cgroup" in ns, mounted)
     for key, value in (config.get("linux", {}).get("sysctl") or {}).items():
         with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
             f.write(value)
