@@ -79,10 +79,13 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             from runtime.userns import host_root
 
             os.chown(fifo, *host_root(config["linux"]))
-        cgroup = _cgroup(container_id, config)
         console, own_console = _console(config["process"], console_socket, terminal_here)
         seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        # The cgroup managers are imported after the fork, but the layout module here: the
+        # warm-up thread imports it too, and a child forked mid-import would find its
+        # module lock held for ever when mounting cgroups.
+        from runtime.cgroups import layout  # noqa: F401
         ours, theirs = Channel.pair()
         init_args = (config, fifo_fd, console, seccomp_filter, keep_fds)
         if "user" in ns:
@@ -112,7 +115,8 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         }
         try:
             try:
-                cgroup.create(spec.cgroup_resources(config))  # while the init sets up
+                cgroup = _cgroup(container_id, config)  # imported and made while the init sets up
+                cgroup.create(spec.cgroup_resources(config))
                 cgroup.add(pid)
                 warmup.stop()
                 ours.send("go")
