@@ -29,21 +29,38 @@ class CgroupError(Exception):
 def write_file(path: str, value: str | int) -> None:
     """Write one value; the kernel's refusal becomes a CgroupError naming file and value."""
     try:
-        with open(path, "w") as f:
-            f.write(str(value))
+        _write(path, str(value))
     except OSError as e:
         raise CgroupError(f"cannot write {str(value)!r} to {path}: {e.strerror}") from None
+
+
+def _write(path: str, text: str) -> None:
+    """One write(2) of text to path: os.open, not open(), whose buffered text
+    file costs several times the system calls (a container start writes ~30)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)  # as open("w")
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def read_file(path: str) -> str | None:
     """A cgroup file's content, or None when the file (or its controller) is absent."""
     try:
-        with open(path) as f:
-            return f.read().strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as e:
         raise CgroupError(f"cannot read {path}: {e.strerror}") from None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except OSError as e:
+        raise CgroupError(f"cannot read {path}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode().strip()
 
 
 # v1 reports "no limit" as a huge page-rounded number rather than "max".
@@ -285,8 +302,7 @@ def write_pid(directory: str, pid: int) -> None:
     """Add a pid to cgroup.procs; EINVAL can mean the task is still being created, so retry."""
     for _ in range(5):
         try:
-            with open(os.path.join(directory, "cgroup.procs"), "w") as f:
-                f.write(str(pid))
+            _write(os.path.join(directory, "cgroup.procs"), str(pid))
             return
         except OSError as e:
             if e.errno != errno.EINVAL:
