@@ -161,15 +161,18 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
         return 0
     master = terminal.receive_master(st.pop("console")) if "console" in st else None
     restore = _forward_signals(st["pid"])
+    exited = False
     try:
         _release(root, st)
         if master is not None:
             terminal.relay(master)
-        return wait_exit_code(st["pid"])
+        code = wait_exit_code(st["pid"])
+        exited = True
+        return code
     finally:
         restore()
-        if not keep:
-            delete(container_id, root, force=True)
+        if not keep:  # as delete --force, from the state we hold rather than state.json
+            _remove(root, dict(st, status="stopped") if exited else st, our_child=True)
 
 
 def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
@@ -253,10 +256,7 @@ def delete(container_id: str, root: str = DEFAULT_ROOT, force: bool = False) -> 
         raise
     if st["status"] == "running" and not force:
         raise StateError(f"cannot delete container {container_id!r} that is running (use --force)")
-    alive = st["status"] != "stopped"
-    _destroy(directory, st["pid"] if alive else None, _cgroup(container_id, st["config"]),
-             our_child=False)
-    hooks.run(st["config"], "poststop", state.public(st))
+    _remove(root, st, our_child=False)
 
 
 def container_state(container_id: str, root: str = DEFAULT_ROOT) -> dict:
@@ -358,6 +358,15 @@ def _release(root: str, st: dict) -> None:
         os.close(fd)
         os.unlink(fifo)
     hooks.run(st["config"], "poststart", dict(state.public(st), status="running"))
+
+
+def _remove(root: str, st: dict, our_child: bool) -> None:
+    """delete's work on a loaded state: kill the init unless stopped, remove the
+    cgroup and the state directory, run the poststop hooks."""
+    alive = st["status"] != "stopped"
+    _destroy(state.container_dir(root, st["id"]), st["pid"] if alive else None,
+             _cgroup(st["id"], st["config"]), our_child=our_child)
+    hooks.run(st["config"], "poststop", state.public(st))
 
 
 def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
