@@ -80,7 +80,8 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
 
             os.chown(fifo, *host_root(config["linux"]))
         console, own_console = _console(config["process"], console_socket, terminal_here)
-        seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root))
+        seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root),
+                                 init="user" not in ns)
         fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         # The cgroup managers are imported after the fork, but the layout module here: the
         # warm-up thread imports it too, and a child forked mid-import would find its
@@ -124,6 +125,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
                 _raise_init_failure(pid, ours)
                 raise
             state.save(root, st)  # while the init sets itself up
+            import select  # noqa: F401 - for _release (start), at no cost here: the init is busy
             _drive_init(ours, config, st)
         finally:
             ours.close()

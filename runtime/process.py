@@ -27,14 +27,18 @@ from runtime import syscalls as sc
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def prepare(process: dict, linux: dict, seccomp_cache: str | None = None):
+def prepare(process: dict, linux: dict, seccomp_cache: str | None = None,
+            init: bool = False):
     """Ready in the runtime, before fork, what the child cannot get itself
     after pivot_root (the host's Python library and libseccomp are out of its
     reach there): imports, and the compiled seccomp filter, returned (or
-    None) for the child to load; compiled programs are kept in seccomp_cache."""
+    None) for the child to load; compiled programs are kept in seccomp_cache.
+    A container's init without a user namespace (`init`) imports rlimits
+    itself, before its mounts, while the runtime makes the cgroup (in a user
+    namespace the host's Python library may be out of its reach)."""
     if process.get("terminal"):
         import fcntl, socket, struct, termios  # noqa: E401,F401 - for setup_console
-    if process.get("rlimits"):
+    if process.get("rlimits") and not init:
         from runtime import rlimits  # noqa: F401
     capabilities.last_cap()  # read here, where /proc is the host's, and cached for the child
     if not linux.get("seccomp"):
@@ -101,6 +105,8 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None,
     before pivot_root, as runc runs them."""
     fds.keep_only(keep_fds)  # here, while /proc is still the host's
     ns = spec.namespaces(config)
+    if config["process"].get("rlimits") and "user" not in ns:
+        from runtime import rlimits  # noqa: F401 - see prepare
     namespaces.enter(ns, but=("cgroup",))
     if "uts" in ns:
         if config.get("hostname"):
