@@ -71,6 +71,22 @@ def test_missing_command_fails_create_and_leaves_nothing(runtime) -> None:
     assert not open_manager(cgroups_path(container_id)).exists()
 
 
+def test_init_failing_before_its_cgroup_reports_its_own_error(runtime) -> None:
+    """The init mounts while the runtime makes the cgroup: its mount error, not the
+    runtime's broken pipe or vanished pid, is what create reports."""
+    def bad_mount(config: dict) -> None:
+        config["mounts"].insert(0, {"destination": "/x", "type": "bind", "options": ["bind"],
+                                    "source": str(runtime.tmp / "no-such-source")})
+
+    container_id = runtime.new_id()
+    result = runtime.cli_leaving_container("create", "-b", str(runtime.bundle(["true"], bad_mount)),
+                                           container_id)
+    assert result.returncode == 1
+    assert "no-such-source" in result.stderr and "No such file" in result.stderr
+    assert not os.path.exists(os.path.join(runtime.root, container_id))
+    assert not open_manager(cgroups_path(container_id)).exists()
+
+
 def test_run_forwards_signals_and_reports_signal_deaths(runtime) -> None:
     bundle = runtime.bundle(["sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"])
     proc = runtime.popen("run", "-b", str(bundle), runtime.new_id(), stdout=subprocess.PIPE)
