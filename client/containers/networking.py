@@ -8,7 +8,7 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
 - the supervisor's ``_create``, after it pinned the container's namespace:
   ``attach`` (veth, address, routes, port rules, hosts/resolv.conf/hostname
   in the container's directory, where the bundle bind-mounts them from), in
-  a child process (``PendingAttach``) while the supervisor writes the bundle
+  a child process (``NetworkChild``) while the supervisor writes the bundle
   and creates the container, because importing pyroute2 alone takes about
   as long as the rest of a start: on two cores the two overlap, and the
   container's process is released only once its network is ready;
@@ -17,6 +17,12 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
   are given back);
 - ``ContainerStore.remove``: ``forget``, so a removed container no longer
   holds its networks (``network rm`` refuses while it does).
+
+The child that attached stays for the run and does ``release`` and
+``forget`` too when this process asks: it has the library loaded, and
+importing it again here would cost a ``--rm`` run as much as the attach
+did.  It ends when asked to forget or when this process goes away; whoever
+finds a container whose supervisor died releases it in process, as before.
 """
 
 from __future__ import annotations
@@ -162,36 +168,93 @@ def attach(store: ContainerStore, record: dict, namespace: str) -> None:
         print(f"WARNING: {warning}", file=sys.stderr)
 
 
-class PendingAttach:
-    """``attach`` running in a forked child; ``wait`` for it before the container starts."""
+class NetworkChild:
+    """A forked child that runs ``attach`` and then, on request, ``release`` and ``forget``
+    for one container; ``wait`` for the attach before the container starts."""
+
+    _REPLY = 4096  # one reply is one write of at most PIPE_BUF bytes: read whole at once
 
     def __init__(self, store: ContainerStore, record: dict, namespace: str) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
-        read_end, write_end = os.pipe()
+        replies_r, replies_w = os.pipe()
+        requests_r, requests_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # pragma: no cover - runs in the child
-            os.close(read_end)
-            message = ""
+            os.close(replies_r)
+            os.close(requests_w)
+            self._serve(store, record, namespace, requests_r, replies_w)
+        os.close(replies_w)
+        os.close(requests_r)
+        self.id, self.replies, self.requests = record["Id"], replies_r, requests_w
+        self.attached = False
+        _children[self.id] = self
+
+    @classmethod
+    def _serve(cls, store: ContainerStore, record: dict, namespace: str, requests: int,
+               replies: int) -> None:  # pragma: no cover - runs in the child
+        def reply(action, *args) -> None:
+            message = b""
             try:
-                attach(store, record, namespace)
+                action(*args)
             except BaseException as err:
-                message = str(err) or type(err).__name__
-            os.write(write_end, message.encode()[:4096])
-            os._exit(0)
-        os.close(write_end)
-        self.fd = read_end
+                message = (str(err) or type(err).__name__).encode()
+            os.write(replies, (b"1" + message if message else b"0")[:cls._REPLY])
+
+        reply(attach, store, record, namespace)
+        # It outlives the start: let go of every descriptor a waiter may read to end-of-file
+        # (the caller's output, ``run -d``'s readiness pipe).
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        for fd in map(int, os.listdir("/proc/self/fd")):
+            if fd > 2 and fd not in (requests, replies):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        actions = {b"r": _release_in_library, b"f": _forget_in_library}
+        while (request := os.read(requests, 1)) in actions:
+            reply(actions[request], store, record)
+        os._exit(0)
 
     def wait(self, check: bool = True) -> None:
-        """Until the child is done; with check, DockyardError with its message if it failed."""
-        if self.pid == 0:
+        """Until the attach is done; with check, DockyardError with its message if it failed."""
+        if self.attached:
             return
-        with open(self.fd, "rb") as pipe:
-            message = pipe.read().decode(errors="replace")
+        self.attached = True
+        error = self._reply()
+        if error is None:
+            error = "the network set-up ended without an answer"
+        if error and check:
+            raise DockyardError(error)
+
+    def ask(self, request: bytes) -> str | None:
+        """Have the child release (``r``) or forget (``f``): its error, "" when done, None
+        when the child is gone (the caller then does it in process)."""
+        self.wait(check=False)
+        try:
+            os.write(self.requests, request)
+        except BrokenPipeError:
+            return None
+        return self._reply()
+
+    def close(self) -> None:
+        """Let the child end (it reads end-of-file) and reap it."""
+        _children.pop(self.id, None)
+        os.close(self.requests)
+        os.close(self.replies)
         os.waitpid(self.pid, 0)
-        self.pid = 0
-        if message and check:
-            raise DockyardError(message)
+
+    def _reply(self) -> str | None:
+        data = os.read(self.replies, self._REPLY)
+        if not data:
+            return None
+        return data[1:].decode(errors="replace") if data[:1] == b"1" else ""
+
+
+_children: dict[str, NetworkChild] = {}
+"""This process's network children, by container id."""
 
 
 def release(store: ContainerStore, record: dict) -> None:
@@ -206,18 +269,39 @@ def release(store: ContainerStore, record: dict) -> None:
             except FileNotFoundError:
                 pass
     elif uses_library(record):
-        from runtime.network import Networks
-        joined = store.path(record["Id"], JOINED)
-        Networks(library_root(store)).cleanup(record["Id"], shared=os.path.exists(joined))
-        if os.path.exists(joined):
-            os.unlink(joined)
+        _through_child(store, record, b"r", _release_in_library)
 
 
 def forget(store: ContainerStore, record: dict) -> None:
     """Drop the container's network record (it is being removed)."""
     if uses_library(record):
-        from runtime.network import Networks
-        Networks(library_root(store)).forget(record["Id"])
+        _through_child(store, record, b"f", _forget_in_library)
+        child = _children.get(record["Id"])
+        if child is not None:
+            child.close()
+
+
+def _through_child(store: ContainerStore, record: dict, request: bytes, action) -> None:
+    """``action`` in this process's network child for the container, else here."""
+    child = _children.get(record["Id"])
+    error = child.ask(request) if child is not None else None
+    if error is None:
+        action(store, record)
+    elif error:
+        raise DockyardError(error)
+
+
+def _release_in_library(store: ContainerStore, record: dict) -> None:
+    from runtime.network import Networks
+    joined = store.path(record["Id"], JOINED)
+    Networks(library_root(store)).cleanup(record["Id"], shared=os.path.exists(joined))
+    if os.path.exists(joined):
+        os.unlink(joined)
+
+
+def _forget_in_library(store: ContainerStore, record: dict) -> None:
+    from runtime.network import Networks
+    Networks(library_root(store)).forget(record["Id"])
 
 
 def uses_library(record: dict) -> bool:

@@ -57,7 +57,7 @@ class Session:
         self.master = -1  # pty master with -t
         self.pipes: dict[str, int] = {}  # our ends of the container's stdio pipes
         self.log = None
-        self.network: networking.PendingAttach | None = None
+        self.network: networking.NetworkChild | None = None
 
     @property
     def tty(self) -> bool:
@@ -114,7 +114,7 @@ class Session:
         rootfs.write_etc_files(path(self.id), config["Hostname"], host.get("NetworkMode") == "host")
         namespace = networking.namespace(self.store, record)  # pinned for this run, or joined
         if networking.uses_library(record):  # veth, address, ports, /etc files: in the background
-            self.network = networking.PendingAttach(self.store, record, namespace)
+            self.network = networking.NetworkChild(self.store, record, namespace)
         user = users.resolve(root, config.get("User") or "")
         spec = bundle.oci_config(record, user, path(self.id), namespace)
         process = spec["process"]
