@@ -35,16 +35,26 @@ def register(subcommands: argparse._SubParsersAction, name: str = "run",
 def run(args: argparse.Namespace, ctx: "Context") -> int:
     from runtime.cgroups import warmup
 
+    from ..containers import networking
+
+    # Forked first: it loads the network library while the container is created, and
+    # before the warm-up thread starts (a fork while a thread imports can deadlock).
+    network = networking.NetworkChild() if networking.mode_uses_library(args.network) else None
     warmup.start()  # see runtime.cgroups.warmup: kept warm until the container is in its cgroup
     from ..containers import lifecycle
     from ..containers.cli import store_of
     from ..containers.supervisor import Session, run_detached
 
-    record = lifecycle.create(ctx, args)
-    session = Session(store_of(ctx), record["Id"], attached=not args.detach,
-                      attach_stdin=args.interactive)
-    if args.detach:
-        run_detached(session)
-        print(record["Id"])
-        return 0
-    return session.run()
+    try:
+        record = lifecycle.create(ctx, args)
+        session = Session(store_of(ctx), record["Id"], attached=not args.detach,
+                          attach_stdin=args.interactive, network=network)
+        if args.detach:
+            run_detached(session)
+            print(record["Id"])
+            return 0
+        return session.run()
+    except BaseException:
+        if network is not None and network.id is None:  # failed before the attach
+            network.close()
+        raise

@@ -147,8 +147,9 @@ def _join(store: ContainerStore, record: dict, ref: str) -> str:
     return pinned if os.path.exists(pinned) else f"/proc/{peer['State']['Pid']}/ns/net"
 
 
-def attach(store: ContainerStore, record: dict, namespace: str) -> None:
-    """Put the container on its network, in its pinned namespace (run, start)."""
+def attach(store: ContainerStore, record: dict, namespace: str) -> list[str]:
+    """Put the container on its network, in its pinned namespace (run, start); the
+    warnings for the user."""
     from runtime.network import Networks, Request
 
     config, host = record["Config"], record["HostConfig"]
@@ -164,17 +165,25 @@ def attach(store: ContainerStore, record: dict, namespace: str) -> None:
         dns=host.get("Dns") or (), dns_search=host.get("DnsSearch") or (),
         dns_options=host.get("DnsOptions") or (), extra_hosts=host.get("ExtraHosts") or (),
         netns=namespace)
-    for warning in Networks(library_root(store)).setup(request).warnings:
-        print(f"WARNING: {warning}", file=sys.stderr)
+    return Networks(library_root(store)).setup(request).warnings
 
 
 class NetworkChild:
-    """A forked child that runs ``attach`` and then, on request, ``release`` and ``forget``
-    for one container; ``wait`` for the attach before the container starts."""
+    """A forked child that loads the network library, then runs ``attach`` for one
+    container when sent it, and then, on request, ``release`` and ``forget``.
+
+    It is forked as soon as a command knows its container will need the
+    library (``run`` before it resolves the image and creates the container),
+    so that importing the library, pyroute2 above all, overlaps with all the
+    work before the container's namespace exists, not only with what follows.
+    It is in a session of its own with /dev/null for stdio from the start:
+    no terminal signal reaches it, and no caller reading our output to its
+    end waits for it; what it has to say comes back over its pipe.
+    """
 
     _REPLY = 4096  # one reply is one write of at most PIPE_BUF bytes: read whole at once
 
-    def __init__(self, store: ContainerStore, record: dict, namespace: str) -> None:
+    def __init__(self) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         replies_r, replies_w = os.pipe()
@@ -183,47 +192,61 @@ class NetworkChild:
         if self.pid == 0:  # pragma: no cover - runs in the child
             os.close(replies_r)
             os.close(requests_w)
-            self._serve(store, record, namespace, requests_r, replies_w)
+            self._serve(requests_r, replies_w)
         os.close(replies_w)
         os.close(requests_r)
-        self.id, self.replies, self.requests = record["Id"], replies_r, requests_w
+        self.replies, self.requests = replies_r, requests_w
+        self.id: str | None = None  # the container's, once attach is asked
         self.attached = False
-        _children[self.id] = self
 
     @classmethod
-    def _serve(cls, store: ContainerStore, record: dict, namespace: str, requests: int,
-               replies: int) -> None:  # pragma: no cover - runs in the child
-        def reply(action, *args) -> None:
-            message = b""
-            try:
-                action(*args)
-            except BaseException as err:
-                message = (str(err) or type(err).__name__).encode()
-            os.write(replies, (b"1" + message if message else b"0")[:cls._REPLY])
+    def _serve(cls, requests: int, replies: int) -> None:  # pragma: no cover - runs in the child
+        try:
+            os.setsid()
+            _detach_stdio(keep=(requests, replies))
+            import runtime.network.manager  # noqa: F401  (the library: while the parent prepares)
+            import runtime.network.netlink  # noqa: F401
+            import runtime.network.nft  # noqa: F401
+            request = _read_message(requests)
+            if request is not None:
+                import json
 
-        reply(attach, store, record, namespace)
-        # It outlives the start: let go of every descriptor a waiter may read to end-of-file
-        # (the caller's output, ``run -d``'s readiness pipe).
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        for fd in map(int, os.listdir("/proc/self/fd")):
-            if fd > 2 and fd not in (requests, replies):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        actions = {b"r": _release_in_library, b"f": _forget_in_library}
-        while (request := os.read(requests, 1)) in actions:
-            reply(actions[request], store, record)
-        os._exit(0)
+                from .records import ContainerStore
+
+                order = json.loads(request)
+                store, record = ContainerStore(order["root"]), order["record"]
+                cls._reply(replies, attach, store, record, order["namespace"])
+                actions = {b"r": _release_in_library, b"f": _forget_in_library}
+                while (action := os.read(requests, 1)) in actions:
+                    cls._reply(replies, actions[action], store, record)
+        finally:
+            os._exit(0)
+
+    @classmethod
+    def _reply(cls, replies: int, action, *args) -> None:  # pragma: no cover - runs in the child
+        """"0" and the warnings, one a line, or "1" and the error."""
+        try:
+            message = b"0" + "\n".join(action(*args) or ()).encode()
+        except BaseException as err:
+            message = b"1" + (str(err) or type(err).__name__).encode()
+        os.write(replies, message[:cls._REPLY])
+
+    def attach(self, store: ContainerStore, record: dict, namespace: str) -> None:
+        """Have the child attach the container (``wait`` for it before the container starts)."""
+        import json
+
+        order = json.dumps({"root": library_root(store), "record": record, "namespace": namespace})
+        self.id = record["Id"]
+        _children[self.id] = self
+        _write_message(self.requests, order.encode())
 
     def wait(self, check: bool = True) -> None:
-        """Until the attach is done; with check, DockyardError with its message if it failed."""
-        if self.attached:
+        """Until the attach is done, its warnings printed; with check, DockyardError with its
+        message if it failed.  Nothing to wait for when no attach was asked."""
+        if self.attached or self.id is None:
             return
         self.attached = True
-        error = self._reply()
+        error = self._read_reply()
         if error is None:
             error = "the network set-up ended without an answer"
         if error and check:
@@ -237,20 +260,69 @@ class NetworkChild:
             os.write(self.requests, request)
         except BrokenPipeError:
             return None
-        return self._reply()
+        return self._read_reply()
 
     def close(self) -> None:
-        """Let the child end (it reads end-of-file) and reap it."""
+        """Let the child end and reap it (unless it is not ours: under ``run -d`` the client
+        forked it, and the supervisor talks to it).  Once asked to attach it ends when it
+        reads end-of-file; before, it has done nothing but import, and is killed rather than
+        waited for (a failed ``run`` leaves no process behind)."""
+        if self.id is None:
+            os.kill(self.pid, 9)  # SIGKILL, without importing signal's enums
         _children.pop(self.id, None)
         os.close(self.requests)
         os.close(self.replies)
-        os.waitpid(self.pid, 0)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
 
-    def _reply(self) -> str | None:
+    def _read_reply(self) -> str | None:
+        """The error ("" for none; warnings printed), None if the child is gone."""
         data = os.read(self.replies, self._REPLY)
         if not data:
             return None
-        return data[1:].decode(errors="replace") if data[:1] == b"1" else ""
+        if data[:1] == b"1":
+            return data[1:].decode(errors="replace")
+        for warning in filter(None, data[1:].decode(errors="replace").split("\n")):
+            print(f"WARNING: {warning}", file=sys.stderr)
+        return ""
+
+
+def _write_message(fd: int, data: bytes) -> None:
+    """A length-prefixed message (a record is more than a pipe takes in one write)."""
+    data = len(data).to_bytes(4, "big") + data
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _read_message(fd: int) -> bytes | None:
+    """What _write_message wrote; None at end-of-file (the parent gave up or is gone)."""
+    header = _read_exactly(fd, 4)
+    return None if header is None else _read_exactly(fd, int.from_bytes(header, "big"))
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _detach_stdio(keep: tuple[int, ...]) -> None:  # pragma: no cover - runs in the child
+    """/dev/null for fds 0-2, and every other descriptor closed but ``keep``."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 _children: dict[str, NetworkChild] = {}
@@ -306,7 +378,11 @@ def _forget_in_library(store: ContainerStore, record: dict) -> None:
 
 def uses_library(record: dict) -> bool:
     """Whether the container has a place on Dockyard's networks (bridge or a user-defined one)."""
-    mode = _mode(record)
+    return mode_uses_library(_mode(record))
+
+
+def mode_uses_library(mode: str) -> bool:
+    """Whether a --network mode is bridge or a user-defined network."""
     return mode not in WITHOUT_LIBRARY and not mode.startswith(JOIN)
 
 

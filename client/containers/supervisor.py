@@ -42,9 +42,10 @@ class Session:
     """One run of a container: ``start``, then ``supervise`` until it exits, then ``finish``."""
 
     def __init__(self, store: ContainerStore, container_id: str, attached: bool,
-                 attach_stdin: bool = False) -> None:
+                 attach_stdin: bool = False, network: networking.NetworkChild | None = None) -> None:
         """``attached``: our stdout/stderr get the container's output (``attach_stdin``: and
-        our stdin is its input, if it was created with -i)."""
+        our stdin is its input, if it was created with -i).  ``network``: a network child
+        forked ahead (see ``networking.NetworkChild``), for a container on a bridge network."""
         self.store = store
         self.id = container_id
         self.attached = attached
@@ -57,7 +58,7 @@ class Session:
         self.master = -1  # pty master with -t
         self.pipes: dict[str, int] = {}  # our ends of the container's stdio pipes
         self.log = None
-        self.network: networking.NetworkChild | None = None
+        self.network = network
 
     @property
     def tty(self) -> bool:
@@ -114,7 +115,8 @@ class Session:
         rootfs.write_etc_files(path(self.id), config["Hostname"], host.get("NetworkMode") == "host")
         namespace = networking.namespace(self.store, record)  # pinned for this run, or joined
         if networking.uses_library(record):  # veth, address, ports, /etc files: in the background
-            self.network = networking.NetworkChild(self.store, record, namespace)
+            self.network = self.network or networking.NetworkChild()
+            self.network.attach(self.store, record, namespace)
         user = users.resolve(root, config.get("User") or "")
         spec = bundle.oci_config(record, user, path(self.id), namespace)
         process = spec["process"]
