@@ -160,7 +160,10 @@ def test_pyroute2_imported_lean_still_serves_everyone_else() -> None:
         import sys
         import runtime.network.netlink
         assert "pyroute2.ndb" not in sys.modules
+        assert "asyncio" not in sys.modules  # IPRoute's: netlink sends pyroute2's messages itself
         from pyroute2 import NDB, IPRoute, netns
-        assert IPRoute is runtime.network.netlink.IPRoute and callable(netns.create)
+        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+        assert callable(IPRoute) and callable(netns.create)
+        assert ifinfmsg is runtime.network.netlink.ifinfmsg
     """)
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True)
