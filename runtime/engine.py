@@ -16,7 +16,8 @@ running container's PID namespace, and the child setns()es into the rest.
 
 Life cycle on disk (see state.py): create claims <root>/<id>/, makes exec.fifo
 and writes state.json right after the fork; start opens the fifo, which
-releases the init, and removes it; delete kills what is left, removes the
+releases the init, and removes it (run, which starts at once, tells the init
+not to wait on it); delete kills what is left, removes the
 cgroup and the directory.  Mounts live only in the container's mount
 namespace, so they vanish with its last process: nothing to unmount.
 """
@@ -27,8 +28,7 @@ import os
 import _signal as signal  # the signal module's ints, without its enum import (start-up time)
 import time
 
-from runtime import console as terminal
-from runtime import fds, hooks, namespaces, spec, state
+from runtime import fds, namespaces, spec, state
 from runtime.cgroups import warmup
 from runtime.process import Channel, child_main, exec_main, init_main, prepare
 from runtime.state import DEFAULT_ROOT, StateError
@@ -46,7 +46,7 @@ class RuntimeFailure(Exception):
 
 def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
            console_socket: str | None = None, pid_file: str | None = None,
-           preserve_fds: int = 0, terminal_here: bool = False) -> dict:
+           preserve_fds: int = 0, terminal_here: bool = False, start: bool = False) -> dict:
     """Create the container and leave its init waiting for `start`; returns its state.
 
     The init is a child of the calling process.  It keeps stdin, stdout and
@@ -54,7 +54,9 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
     passed on as runc does) and `preserve_fds` more after those; every other
     inherited descriptor is closed at exec.  A process.terminal goes to
     `console_socket`; with none and terminal_here, to a socket pair whose
-    end the returned dict holds as "console" (see runtime.console).  On any
+    end the returned dict holds as "console" (see runtime.console).  With
+    start, the init goes on to exec the user's process once it is ready,
+    without waiting on exec.fifo (`run`: create and start in one).  On any
     failure everything made so far (process, cgroup, state directory) is
     removed again.
     """
@@ -82,7 +84,7 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
         console, own_console = _console(config["process"], console_socket, terminal_here)
         seccomp_filter = prepare(config["process"], config.get("linux", {}), _seccomp_cache(root),
                                  init="user" not in ns)
-        fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        fifo_fd = None if start else os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         # The cgroup managers are imported after the fork, but the layout module here: the
         # warm-up thread imports it too, and a child forked mid-import would find its
         # module lock held for ever when mounting cgroups.
@@ -105,7 +107,8 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
                 ours.close()
                 child_main(init_main, theirs, *init_args)
         theirs.close()
-        os.close(fifo_fd)
+        if fifo_fd is not None:
+            os.close(fifo_fd)
         if console is not None:
             os.close(console)
         st = {
@@ -125,11 +128,15 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
                 _raise_init_failure(pid, ours)
                 raise
             state.save(root, st)  # while the init sets itself up
-            import select  # noqa: F401 - for _release (start), at no cost here: the init is busy
+            if not start:
+                import select  # noqa: F401 - for _release (start), at no cost here: the init is busy
             _drive_init(ours, config, st)
         finally:
             ours.close()
-        st["status"] = "created"
+        if start:
+            _started(root, st)
+        else:
+            st["status"] = "created"
         if pid_file:
             _write_atomically(pid_file, str(pid))
         return st if own_console is None else dict(st, console=own_console)
@@ -157,15 +164,15 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
     started; with keep, the stopped container is left for `delete`.  A
     terminal without a console socket is relayed to our own stdin/stdout."""
     st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds,
-                terminal_here=not detach)
+                terminal_here=not detach, start=True)
     if detach:
-        _release(root, st)
         return 0
+    from runtime import console as terminal
+
     master = terminal.receive_master(st.pop("console")) if "console" in st else None
     restore = _forward_signals(st["pid"])
     exited = False
     try:
-        _release(root, st)
         if master is not None:
             terminal.relay(master)
         code = wait_exit_code(st["pid"])
@@ -227,6 +234,8 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
     restore = _forward_signals(pid)
     try:
         if own_console is not None:
+            from runtime import console as terminal
+
             terminal.relay(terminal.receive_master(own_console))
         return wait_exit_code(pid)
     finally:
@@ -319,8 +328,8 @@ def _drive_init(chan: Channel, config: dict, st: dict) -> None:
             return
         if kind == "hooks":
             public = dict(state.public(st), status="creating")
-            hooks.run(config, "prestart", public)
-            hooks.run(config, "createRuntime", public)
+            _hooks(config, "prestart", public)
+            _hooks(config, "createRuntime", public)
             chan.send("go")
         elif kind == "error":
             raise RuntimeFailure(text)
@@ -358,8 +367,15 @@ def _release(root: str, st: dict) -> None:
             raise RuntimeFailure("container init exited before start")
     finally:
         os.close(fd)
-        os.unlink(fifo)
-    hooks.run(st["config"], "poststart", dict(state.public(st), status="running"))
+    _started(root, st)
+
+
+def _started(root: str, st: dict) -> None:
+    """The init is past exec.fifo, on its way to exec: remove the fifo (status:
+    running) and run the poststart hooks."""
+    os.unlink(os.path.join(state.container_dir(root, st["id"]), state.FIFO))
+    st["status"] = "running"
+    _hooks(st["config"], "poststart", dict(state.public(st), status="running"))
 
 
 def _remove(root: str, st: dict, our_child: bool) -> None:
@@ -368,7 +384,15 @@ def _remove(root: str, st: dict, our_child: bool) -> None:
     alive = st["status"] != "stopped"
     _destroy(state.container_dir(root, st["id"]), st["pid"] if alive else None,
              _cgroup(st["id"], st["config"]), our_child=our_child)
-    hooks.run(st["config"], "poststop", state.public(st))
+    _hooks(st["config"], "poststop", state.public(st))
+
+
+def _hooks(config: dict, stage: str, st: dict) -> None:
+    """config.hooks[stage] with the state `st`; the hooks module only for a config that has some."""
+    if (config.get("hooks") or {}).get(stage):
+        from runtime import hooks
+
+        hooks.run(config, stage, st)
 
 
 def _destroy(directory: str, pid: int | None, cgroup, our_child: bool) -> None:
@@ -438,6 +462,8 @@ def _console(process: dict, console_socket: str | None, here: bool) -> tuple[int
     if not process.get("terminal"):
         return None, None
     if console_socket is None and here:
+        from runtime import console as terminal
+
         ours, theirs = terminal.socket_pair()
         return theirs, ours
     return _connect_console(console_socket), None

@@ -93,9 +93,10 @@ def child_main(body, chan: Channel, *args) -> None:
     os._exit(0)
 
 
-def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None, seccomp_filter,
-              keep_fds: int = 3) -> None:
-    """The container's init: PID 1 of its namespace, waits for `start`, then execs.
+def init_main(chan: Channel, config: dict, fifo_fd: int | None, console_fd: int | None,
+              seccomp_filter, keep_fds: int = 3) -> None:
+    """The container's init: PID 1 of its namespace, waits for `start` on exec.fifo
+    (without a fifo_fd it is started at once), then execs.
 
     What does not need the cgroup (closing fds, the namespaces but cgroup's,
     the hostname, the mounts before the first cgroup file system) is done
@@ -135,10 +136,11 @@ def init_main(chan: Channel, config: dict, fifo_fd: int, console_fd: int | None,
     if os.getppid() != parent:
         os._exit(1)
     chan.send("ready")
-    fifo = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until start
-    os.write(fifo, b"0")
-    os.close(fifo)
-    os.close(fifo_fd)
+    if fifo_fd is not None:  # else started at once (run)
+        fifo = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until start
+        os.write(fifo, b"0")
+        os.close(fifo)
+        os.close(fifo_fd)
     execute(argv0, process, seccomp_filter)
 
 
