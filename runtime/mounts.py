@@ -116,17 +116,20 @@ def mount_early(config: dict) -> int:
                  len(entries))
     for m in entries[:count]:
         mount_entry(rootfs, m, False)
+    if _devices_early(entries, count):
+        populate_dev(rootfs, linux.get("devices") or [])
     return count
 
 
 def prepare_rootfs(config: dict, cgroup_namespace: bool, done: int) -> None:
     """The rest of steps 1-4, in the cgroup: config.mounts after the first `done`
-    (see mount_early), /dev's devices, and pivot_root into the rootfs."""
+    (see mount_early), /dev's devices unless mount_early could make them, and
+    pivot_root into the rootfs."""
     rootfs = config["root"]["path"]
     entries = config.get("mounts") or []
     for m in entries[done:]:
         mount_entry(rootfs, m, cgroup_namespace)
-    if any(m["destination"].rstrip("/") == "/dev" for m in entries):
+    if _dev_mounted(entries) and not _devices_early(entries, done):
         populate_dev(rootfs, config.get("linux", {}).get("devices") or [])
     os.chdir(rootfs)
     sc.pivot_root(".", ".")
@@ -143,6 +146,19 @@ def finalize_rootfs(config: dict) -> None:
         mask(path)
     if config["root"].get("readonly"):
         sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | _current_flags("/"))
+
+
+def _dev_mounted(entries: list[dict]) -> bool:
+    """Whether /dev is one of these mounts (its devices are then ours to make)."""
+    return any(m["destination"].rstrip("/") == "/dev" for m in entries)
+
+
+def _devices_early(entries: list[dict], early: int) -> bool:
+    """Whether /dev's devices can be made right after the first `early` mounts (before
+    the cgroup is joined): /dev is among them and no later mount goes on or under it."""
+    return _dev_mounted(entries[:early]) and not any(
+        m["destination"].rstrip("/") == "/dev" or m["destination"].startswith("/dev/")
+        for m in entries[early:])
 
 
 def mount_entry(rootfs: str, m: dict, cgroup_namespace: bool) -> None:
