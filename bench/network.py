@@ -48,17 +48,18 @@ DOCKYARD_IMAGE = "localhost/bench-busybox:latest"
 PODMAN_LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 SETUP_SCRIPT = """
 import sys, time
+from client.containers.netns import remove  # the client's, imported whatever the network
 start = time.perf_counter()
 from runtime.network import Networks, Request
 root, mode, cid, files, netns = sys.argv[1:]
 if mode != "none":
     import runtime.network.netlink  # pyroute2: part of the cost, reported apart
-    from pyroute2 import netns as pins
+    import runtime.network.nft
 imported = time.perf_counter()
 networks = Networks(root)
 networks.setup(Request(cid, "bench", files, network=mode, netns=netns if mode != "none" else None))
 if mode != "none":
-    pins.remove(netns)  # what the caller does when the container has stopped, before cleanup
+    remove(netns)  # what the caller does when the container has stopped, before cleanup
 networks.forget(cid)
 print(imported - start, time.perf_counter() - imported)
 """

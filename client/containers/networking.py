@@ -9,9 +9,11 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
   ``attach`` (veth, address, routes, port rules, hosts/resolv.conf/hostname
   in the container's directory, where the bundle bind-mounts them from), in
   a child process (``NetworkChild``) while the supervisor writes the bundle
-  and creates the container, because importing pyroute2 alone takes about
-  as long as the rest of a start: on two cores the two overlap, and the
-  container's process is released only once its network is ready;
+  and creates the container, because importing the library takes about as
+  long as the rest of a start: on two cores the two overlap, and the
+  container's process is released only once its network is ready.  ``run``
+  forks that child first thing, so its imports overlap the container's
+  creation too;
 - ``supervisor.release``, after it unpinned the namespace: ``release`` (the
   kernel takes the veth with the namespace; addresses, host ports and rules
   are given back);
