@@ -131,6 +131,8 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
             if not start:
                 import select  # noqa: F401 - for _release (start), at no cost here: the init is busy
             _drive_init(ours, config, st)
+            if start:
+                _await_exec(ours)
         finally:
             ours.close()
         if start:
@@ -212,9 +214,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         _cgroup(container_id, config).add(pid)
         warmup.stop()
         ours.send("go")
-        kind, text = ours.recv()
-        if kind != "eof":
-            raise RuntimeFailure(text or "exec failed")
+        _await_exec(ours)
     except BaseException:
         if pid > 0:
             _kill_and_reap(pid)
@@ -335,6 +335,15 @@ def _drive_init(chan: Channel, config: dict, st: dict) -> None:
             raise RuntimeFailure(text)
         else:
             raise RuntimeFailure("container init exited during set-up")
+
+
+def _await_exec(chan: Channel) -> None:
+    """Until the child's execve: its end of the channel is close-on-exec, so
+    end-of-file means the user's process runs; an error it reports instead
+    (a file that is no program, say) is raised."""
+    kind, text = chan.recv()
+    if kind != "eof":
+        raise RuntimeFailure(text or "the container's process did not start")
 
 
 def _raise_init_failure(pid: int, chan: Channel) -> None:

@@ -184,7 +184,10 @@ def execute(argv0: str, process: dict, seccomp_filter) -> None:
     """The last steps: the late seccomp filter (with no_new_privs), then execve."""
     if seccomp_filter is not None and process.get("noNewPrivileges"):
         seccomp_filter.load()
-    os.execve(argv0, process["args"], _environment(process))
+    try:
+        os.execve(argv0, process["args"], _environment(process))
+    except OSError as e:  # a file that is no program, or not ours to run: say which and why
+        raise RuntimeError(f"exec {argv0}: {e.strerror}") from None
 
 
 def _set_identity(process: dict) -> None:

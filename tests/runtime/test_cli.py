@@ -71,6 +71,12 @@ def test_missing_command_fails_create_and_leaves_nothing(runtime) -> None:
     assert not open_manager(cgroups_path(container_id)).exists()
 
 
+def test_a_file_that_cannot_be_executed_fails_run_with_the_reason(runtime) -> None:
+    result = runtime.run(["/etc/passwd"])
+    assert result.returncode == 1
+    assert result.stderr.strip() == "dockyard-runtime: exec /etc/passwd: Permission denied"
+
+
 def test_init_failing_before_its_cgroup_reports_its_own_error(runtime) -> None:
     """The init mounts while the runtime makes the cgroup: its mount error, not the
     runtime's broken pipe or vanished pid, is what create reports."""
