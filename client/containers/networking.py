@@ -13,7 +13,7 @@ it (nor pyroute2): their start-up time is budgeted.  Every other
   long as the rest of a start: on two cores the two overlap, and the
   container's process is released only once its network is ready.  ``run``
   forks that child first thing, so its imports overlap the container's
-  creation too;
+  creation too, and ``start`` as soon as it has claimed the container;
 - ``supervisor.release``, after it unpinned the namespace: ``release`` (the
   kernel takes the veth with the namespace; addresses, host ports and rules
   are given back);
@@ -266,14 +266,17 @@ class NetworkChild:
 
     def close(self) -> None:
         """Let the child end and reap it (unless it is not ours: under ``run -d`` the client
-        forked it, and the supervisor talks to it).  Once asked to attach it ends when it
-        reads end-of-file; before, it has done nothing but import, and is killed rather than
-        waited for (a failed ``run`` leaves no process behind)."""
+        forked it, and the supervisor talks to it); closed already is fine.  Once asked to
+        attach it ends when it reads end-of-file; before, it has done nothing but import,
+        and is killed rather than waited for (a failed ``run`` leaves no process behind)."""
+        if self.requests < 0:
+            return
         if self.id is None:
             os.kill(self.pid, 9)  # SIGKILL, without importing signal's enums
         _children.pop(self.id, None)
         os.close(self.requests)
         os.close(self.replies)
+        self.requests = self.replies = -1
         try:
             os.waitpid(self.pid, 0)
         except ChildProcessError:

@@ -45,7 +45,8 @@ class Session:
                  attach_stdin: bool = False, network: networking.NetworkChild | None = None) -> None:
         """``attached``: our stdout/stderr get the container's output (``attach_stdin``: and
         our stdin is its input, if it was created with -i).  ``network``: a network child
-        forked ahead (see ``networking.NetworkChild``), for a container on a bridge network."""
+        forked ahead (see ``networking.NetworkChild``) for a container on a bridge network;
+        without, ``start`` forks it as soon as it has claimed such a container."""
         self.store = store
         self.id = container_id
         self.attached = attached
@@ -76,6 +77,8 @@ class Session:
     def start(self) -> None:
         """Take the container's resources and start its process; on failure give them back."""
         self._claim()
+        if self.network is None and networking.uses_library(self.record):
+            self.network = networking.NetworkChild()  # loads the library while we prepare
         try:
             self._create()
             if self.network is not None:
@@ -84,6 +87,8 @@ class Session:
         except BaseException as err:
             if self.network is not None:
                 self.network.wait(check=False)  # before release gives back what it made
+                if self.network.id is None:  # failed before it was asked for anything
+                    self.network.close()
             code = getattr(err, "exit_code", 125)
             message = str(err) or type(err).__name__
             self._close_streams()
@@ -114,8 +119,7 @@ class Session:
                              path(self.id, "work"), root, volatile=bool(host.get("AutoRemove")))
         rootfs.write_etc_files(path(self.id), config["Hostname"], host.get("NetworkMode") == "host")
         namespace = networking.namespace(self.store, record)  # pinned for this run, or joined
-        if networking.uses_library(record):  # veth, address, ports, /etc files: in the background
-            self.network = self.network or networking.NetworkChild()
+        if self.network is not None:  # veth, address, ports, /etc files: in the background
             self.network.attach(self.store, record, namespace)
         user = users.resolve(root, config.get("User") or "")
         spec = bundle.oci_config(record, user, path(self.id), namespace)
