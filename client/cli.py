@@ -89,8 +89,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given the command line, only its own command's parser is built (each
-    module registers the command named after it): building all of them costs more than
-    starting a container."""
+    module registers the command named after it), and none for ``--version``: building
+    all of them costs more than starting a container."""
     parser = _Parser(
         prog="dockyard", description="Pull, push, build and run container images.")
     parser.add_argument("--root", metavar="DIR",
@@ -104,9 +104,17 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                         help="Enable debug output (and tracebacks on errors)")
     parser.add_argument("-v", "--version", action="version", version=f"dockyard {_VERSION}")
     subcommands = parser.add_subparsers(title="Commands", metavar="COMMAND")
-    for module in command_modules(_command_name(argv) if argv is not None else None):
+    name = _command_name(argv) if argv is not None else None
+    if name is None and argv is not None and _asks_only_version(argv):
+        return parser
+    for module in command_modules(name):
         module.register(subcommands)
     return parser
+
+
+def _asks_only_version(argv: Sequence[str]) -> bool:
+    """A command line without a command that asks for the version and not for help."""
+    return bool({"-v", "--version"} & set(argv)) and not {"-h", "--help"} & set(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

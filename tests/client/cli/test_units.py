@@ -98,3 +98,14 @@ def test_line_display_prints_each_status_once_without_byte_counts():
         display.status("abc", status)
     assert out.getvalue().splitlines() == ["abc: Pulling fs layer", "abc: Download complete",
                                            "abc: Pull complete"]
+
+
+def test_version_builds_no_command_parser_and_help_lists_every_command(capsys):
+    from client.cli import build_parser, command_modules
+
+    assert not build_parser(["--version"])._subparsers._group_actions[0].choices
+    with pytest.raises(SystemExit):
+        build_parser(["--version"]).parse_args(["--version"])
+    assert capsys.readouterr().out == "dockyard 0.1.0\n"
+    listed = build_parser(["--version", "--help"])._subparsers._group_actions[0].choices
+    assert set(listed) >= {module.__name__.rpartition(".")[2] for module in command_modules()}
