@@ -15,7 +15,7 @@ import posixpath
 import re
 import shutil
 import stat
-import tarfile
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +24,21 @@ from ..errors import DockyardError
 from .dockerignore import DockerIgnore, clean, translate
 from .filehashes import FileHashes
 
+if sys.version_info >= (3, 12):
+    import tarfile
+else:  # extraction filters (PEP 706) came with 3.11.4; Debian 12's Python is 3.11.2
+    from backports import tarfile
+
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _CHUNK = 1 << 20
+
+
+def extract_archive(archive: Path, into: Path, safety: str) -> None:
+    """Unpack a tar (plain, gzip, bzip2 or xz) into ``into`` through one of tarfile's
+    extraction filters (``safety``: "data" or "tar"), which keep every entry, and
+    every link an earlier entry made, from leading a write outside ``into``."""
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter=safety)
 
 
 class ContextError(DockyardError):
@@ -79,8 +92,7 @@ class BuildContext:
     @staticmethod
     def extract_tar(archive: Path, into: Path) -> None:
         """Unpack a tar context (compressed or not) with tarfile's safe ``data`` filter."""
-        with tarfile.open(archive) as tar:
-            tar.extractall(into, filter="data")
+        extract_archive(archive, into, "data")
 
     def match(self, sources: tuple[str, ...], keyword: str) -> list[Match]:
         """The context paths ``sources`` name (globs allowed), in source order."""

@@ -26,10 +26,12 @@ import stat
 import tarfile
 from pathlib import Path
 
+from runtime.mounts import resolve_links
+
 from ..containers import users
 from ..errors import DockyardError
 from . import rootview
-from .context import Source
+from .context import Source, extract_archive
 from .dockerignore import DockerIgnore
 
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")
@@ -82,25 +84,10 @@ class Stager:
         with ``follow``. ``COPY x /bin/`` where /bin links to usr/bin writes /usr/bin/x,
         not a /bin directory hiding what the link leads to; and no link, the image's or
         one this step just copied, can ever lead a write out of the staged directory."""
-        parts = [part for part in path.split("/") if part]
-        resolved: list[str] = []
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                resolved = resolved[:-1]
-                continue
-            link = self._readlink("/".join([*resolved, part])) \
-                if part != "." and (parts or follow) else None
-            if link is None:
-                resolved += [part] if part != "." else []
-                continue
-            hops += 1
-            if hops > 40:
-                raise DockyardError(f"{path}: too many levels of symbolic links")
-            resolved = [] if link.startswith("/") else resolved
-            parts = [p for p in link.split("/") if p] + parts
-        return "/" + "/".join(resolved)
+        try:
+            return "/" + "/".join(resolve_links(path, self._readlink, follow))
+        except OSError as err:
+            raise DockyardError(err.strerror) from None
 
     def _readlink(self, relative: str) -> str | None:
         """The link at ``relative`` among this step's files, else in the image; None when
@@ -228,5 +215,4 @@ class Stager:
         if not self.target(dest).is_dir():
             self.parents(dest)
             self.directory(dest, self._lstat(dest))
-        with tarfile.open(archive) as tar:
-            tar.extractall(self.target(dest), filter="tar")
+        extract_archive(archive, self.target(dest), "tar")
