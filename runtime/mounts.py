@@ -16,10 +16,15 @@ clean-up is needed on delete.  Order matters and follows runc:
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
 from runtime import syscalls as sc
+
+TYPE_CHECKING = False  # typing is not imported at run time: start-up time is budgeted
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # option -> (clears the flag?, flag), as mount(8) reads them
 _FLAGS = {
@@ -75,6 +80,22 @@ def secure_join(root: str, path: str) -> str:
     """root + path with every symlink resolved as if root were "/", so that a
     link in the image (even an absolute or ../.. one) can never point a mount
     outside the container's root."""
+    def readlink(relative: str) -> str | None:
+        try:
+            return os.readlink(os.path.join(root, relative))
+        except OSError:  # not a link, or does not exist yet
+            return None
+
+    return os.path.join(root, *resolve_links(path, readlink))
+
+
+def resolve_links(path: str, readlink: Callable[[str], str | None],
+                  follow: bool = True) -> list[str]:
+    """The components of `path` with every symlink on the way resolved inside
+    the tree `readlink` reads (it gives a link's target for a path relative to
+    the tree's root, None for anything else), the tree's root standing for "/":
+    no absolute or ../.. link leads out of it.  The last component is followed
+    only with `follow`."""
     parts = [p for p in path.split("/") if p]
     resolved: list[str] = []
     hops = 0
@@ -86,19 +107,17 @@ def secure_join(root: str, path: str) -> str:
             if resolved:
                 resolved.pop()
             continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            target = os.readlink(candidate)
-        except OSError:  # not a link, or does not exist yet
+        target = readlink("/".join([*resolved, part])) if parts or follow else None
+        if target is None:
             resolved.append(part)
             continue
         hops += 1
         if hops > 40:
-            raise OSError(40, f"too many levels of symbolic links in {path!r}")
+            raise OSError(errno.ELOOP, f"too many levels of symbolic links in {path!r}")
         if target.startswith("/"):
             resolved = []
         parts = [p for p in target.split("/") if p] + parts
-    return os.path.join(root, *resolved)
+    return resolved
 
 
 def mount_early(config: dict) -> int:
