@@ -12,10 +12,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 
 import pytest
 
-from tests.containers.conftest import dockyard, image_root  # noqa: F401  (fixtures used below)
+from tests.containers.conftest import REPO, dockyard, image_root  # noqa: F401  (fixtures used below)
 from tests.helpers.busybox_image import BUSYBOX
 
 from .conftest import links, needs_root, random_ula_prefix
@@ -119,6 +120,22 @@ def test_nothing_leaks_after_the_client_is_killed(net) -> None:
     table = subprocess.run(["nft", "list", "chain", "inet", networks.store.settings.table, "published"],
                            capture_output=True, text=True).stdout
     assert "dnat" not in table
+
+
+def test_a_warning_of_the_network_set_up_reaches_the_run_s_stderr(net, tmp_path) -> None:
+    """The network child's stdio is /dev/null: its warnings come back to ``run`` to print
+    (here: the host's only resolver is a loopback one, so the container gets a fallback)."""
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.53\n")
+    script = (f"import sys, client.cli, runtime.network.files as files\n"
+              f"files.HOST_RESOLV_CONF = {str(resolv)!r}\n"
+              f"sys.exit(client.cli.main(sys.argv[1:]))")
+    dockyard_args = net.command("run", "--rm", BUSYBOX, "cat", "/etc/resolv.conf")[3:]
+    result = subprocess.run([sys.executable, "-c", script, *dockyard_args], capture_output=True,
+                            text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "WARNING: the host's resolv.conf names only loopback resolvers" in result.stderr
+    assert "nameserver 8.8.8.8" in result.stdout
 
 
 def _has(dockyard, name: str) -> bool:
