@@ -319,7 +319,8 @@ def repeat(what: str, action: Callable[[], float], times: int) -> float:
 
 
 def measure(args: argparse.Namespace, workdir: Path) -> dict:
-    results: dict = {"throughput_gbps": {}, "connections_per_s": {}, "setup_s": {}}
+    results: dict = {"throughput_gbps": {}, "connections_per_s": {}, "setup_s": {},
+                     "load_average": [os.getloadavg()[0]]}  # 1 min, before and after: a shared host
     host = Place("host")
     lab = Lab(workdir)
     try:
@@ -363,6 +364,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
             results["setup_s"][f"dockyard {mode} (library calls)"] = calls
     finally:
         lab.close()
+    results["load_average"].append(os.getloadavg()[0])
     return results
 
 
@@ -394,6 +396,8 @@ def report(results: dict) -> str:
                          f"{setup[f'podman run --rm {network}'] * 1000:.0f} ms", ""])
         rows.append(["bridge added to podman run --rm", f"{theirs * 1000:.0f} ms",
                      f"dockyard/podman {ours / theirs:.2f}" if theirs > 0 else ""])
+    rows.append(["load average (1 min), before / after", " / ".join(
+        f"{load:.2f}" for load in results["load_average"]), ""])
     return format_table(["measurement", "median", "ratio"], rows)
 
 
