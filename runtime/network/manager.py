@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
-from pathlib import Path
 
 from . import files, ipam, ports
 from .errors import NetworkError, NotFound
@@ -84,7 +83,7 @@ class Attachment:
 class Networks:
     """Dockyard's networks under one store root."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: os.PathLike | str) -> None:
         self.store = Store(root)
 
     # -- networks -------------------------------------------------------------
@@ -517,7 +516,11 @@ class Networks:
                 addresses.append((network.gateway6, ip_network(network.subnet6).prefixlen))
             netlink.ensure_bridge(network.bridge, addresses, self._mtu(network))
         if settings.ip_forward and netlink.write_sysctl("net/ipv4/ip_forward", "1") == "0":
-            (self.store.dir / _FORWARDING_MARK).touch()
+            with open(self._forwarding_mark(), "a"):
+                pass
+
+    def _forwarding_mark(self) -> str:
+        return os.path.join(self.store.dir, _FORWARDING_MARK)
 
     def _mtu(self, network: Network) -> int:
         return int(network.options.get(MTU_OPTION) or self.store.settings.mtu)
@@ -542,7 +545,7 @@ class Networks:
                              if target and (not b.host_ip or ip_address(b.host_ip).version
                                             == ip_address(target).version)]
         nft.apply_changed(table, nft.render(table, networks, forwards,
-                                            drop_foreign=(self.store.dir / _FORWARDING_MARK).exists()),
+                                            drop_foreign=os.path.exists(self._forwarding_mark())),
                           force)
 
     # -- internals: files -----------------------------------------------------

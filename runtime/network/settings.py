@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import NetworkError
 
@@ -38,11 +38,12 @@ class Settings:
     ip_forward: bool = True                         # switch net.ipv4.ip_forward on, as Docker does
 
     @classmethod
-    def load(cls, directory: Path) -> "Settings":
+    def load(cls, directory: str) -> "Settings":
         """Settings from ``directory/settings.json``; every key is optional."""
-        path = directory / FILE
+        path = os.path.join(directory, FILE)
         try:
-            doc = json.loads(path.read_text())
+            with open(path) as f:
+                doc = json.loads(f.read())
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError) as err:
@@ -68,7 +69,8 @@ class Settings:
                    ip_forward=bool(doc.get("ip-forward", default.ip_forward)))
 
 
-def write_isolated(directory: Path, bip: str | None = None, pool: str = "10.214.0.0/16") -> dict:
+def write_isolated(directory: os.PathLike | str, bip: str | None = None,
+                   pool: str = "10.214.0.0/16") -> dict:
     """Settings for a throw-away root (tests, benchmarks): a bridge and table
     named at random, the given ranges, and the global ip_forward left alone,
     so nothing a real installation uses is touched.  Without ``bip`` the
@@ -80,8 +82,9 @@ def write_isolated(directory: Path, bip: str | None = None, pool: str = "10.214.
     tag = uuid.uuid4().hex[:8]
     doc = {"bridge": f"dyt{tag}", "bip": bip or _free_test_bip(), "nftables-table": f"dytest_{tag}",
            "ip-forward": False, "default-address-pools": [{"base": pool, "size": 24}]}
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / FILE).write_text(json.dumps(doc))
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, FILE), "w") as f:
+        f.write(json.dumps(doc))
     return doc
 
 

@@ -21,7 +21,6 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from .errors import NetworkError, NotFound
 from .model import Container, Network
@@ -31,8 +30,10 @@ _TMP = ".tmp-"
 
 
 class Store:
-    def __init__(self, root: Path | str) -> None:
-        self.dir = Path(root) / "networks"
+    def __init__(self, root: os.PathLike | str) -> None:
+        # os.path, not pathlib: the network child imports this module on every bridge run,
+        # and the installed dockyard (no site module) would import pathlib for it alone
+        self.dir = os.path.join(root, "networks")
         self._settings: Settings | None = None
 
     @property
@@ -44,8 +45,8 @@ class Store:
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the store's lock for the block (blocking until it is free)."""
-        (self.dir / "containers").mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        os.makedirs(os.path.join(self.dir, "containers"), exist_ok=True)
+        fd = os.open(os.path.join(self.dir, ".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -78,15 +79,15 @@ class Store:
 
     def save_network(self, network: Network, durable: bool = False) -> None:
         """Store the record; durable (for a new network) survives a machine crash too."""
-        self._write(self.dir / f"{network.id}.json", network.to_doc(), durable)
+        self._write(os.path.join(self.dir, f"{network.id}.json"), network.to_doc(), durable)
 
     def delete_network(self, network: Network) -> None:
-        (self.dir / f"{network.id}.json").unlink(missing_ok=True)
+        _unlink(os.path.join(self.dir, f"{network.id}.json"))
 
     # -- containers -----------------------------------------------------------
 
     def containers(self) -> list[Container]:
-        return [Container.from_doc(doc) for doc in self._load_all(self.dir / "containers")]
+        return [Container.from_doc(doc) for doc in self._load_all(os.path.join(self.dir, "containers"))]
 
     def container(self, container_id: str) -> Container | None:
         doc = self._load(self._container_path(container_id))
@@ -96,39 +97,41 @@ class Store:
         self._write(self._container_path(record.id), record.to_doc())
 
     def delete_container(self, container_id: str) -> None:
-        self._container_path(container_id).unlink(missing_ok=True)
+        _unlink(self._container_path(container_id))
 
-    def _container_path(self, container_id: str) -> Path:
+    def _container_path(self, container_id: str) -> str:
         if not container_id.isalnum():
             raise NetworkError(f"invalid container id {container_id!r}")
-        return self.dir / "containers" / f"{container_id}.json"
+        return os.path.join(self.dir, "containers", f"{container_id}.json")
 
     # -- files ----------------------------------------------------------------
 
     @staticmethod
-    def _load(path: Path) -> dict | None:
+    def _load(path: str) -> dict | None:
         try:
-            return json.loads(path.read_bytes())
+            with open(path, "rb") as f:
+                return json.loads(f.read())
         except FileNotFoundError:
             return None
         except ValueError as err:
             raise NetworkError(f"{path}: corrupt record: {err}") from None
 
     @classmethod
-    def _load_all(cls, directory: Path) -> Iterator[dict]:
+    def _load_all(cls, directory: str) -> Iterator[dict]:
         try:
             names = sorted(os.listdir(directory))
         except FileNotFoundError:
             return
         for name in names:
             if name.endswith(".json") and not name.startswith(_TMP) and name != "settings.json":
-                doc = cls._load(directory / name)
+                doc = cls._load(os.path.join(directory, name))
                 if doc is not None:  # removed while we listed
                     yield doc
 
     @staticmethod
-    def _write(path: Path, doc: dict, durable: bool = False) -> None:
-        temp = path.with_name(f"{_TMP}{os.getpid()}-{path.name}")
+    def _write(path: str, doc: dict, durable: bool = False) -> None:
+        directory, name = os.path.split(path)
+        temp = os.path.join(directory, f"{_TMP}{os.getpid()}-{name}")
         with open(temp, "w") as f:
             json.dump(doc, f, indent=1, sort_keys=True)
             if durable:
@@ -136,8 +139,15 @@ class Store:
                 os.fsync(f.fileno())
         os.replace(temp, path)
         if durable:
-            fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
