@@ -214,15 +214,16 @@ class NetworkChild:
             gc.disable()  # no collections while it imports (~3 ms of CPU): back after the attach
             os.setsid()
             _detach_stdio(keep=(requests, replies))
-            import runtime.network.manager  # noqa: F401  (the library: while the parent prepares)
+            # everything the attach needs, while the parent prepares the container
+            import json
+
+            import runtime.network.manager  # noqa: F401
             import runtime.network.netlink  # noqa: F401
             import runtime.network.nft  # noqa: F401
+
+            from .records import ContainerStore
             request = _read_message(requests)
             if request is not None:
-                import json
-
-                from .records import ContainerStore
-
                 order = json.loads(request)
                 store, record = ContainerStore(order["root"]), order["record"]
                 cls._reply(replies, attach, store, record, order["namespace"])
