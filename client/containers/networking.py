@@ -275,10 +275,11 @@ class NetworkChild:
         return self._read_reply()
 
     def close(self) -> None:
-        """Let the child end and reap it (unless it is not ours: under ``run -d`` the client
-        forked it, and the supervisor talks to it); closed already is fine.  Once asked to
-        attach it ends when it reads end-of-file; before, it has done nothing but import,
-        and is killed rather than waited for (a failed ``run`` leaves no process behind)."""
+        """Let the child end; closed already is fine.  Once asked to attach it ends when it
+        reads end-of-file; before, it has done nothing but import, and is killed rather than
+        waited for (a failed ``run`` leaves no process behind).  It is reaped when this
+        process exits, not here: unmapping a process's memory takes a few milliseconds,
+        which the rest of a ``--rm`` run's clean-up overlaps."""
         if self.requests < 0:
             return
         if self.id is None:
@@ -287,10 +288,9 @@ class NetworkChild:
         os.close(self.requests)
         os.close(self.replies)
         self.requests = self.replies = -1
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
+        import atexit
+
+        atexit.register(_reap, self.pid)
 
     def _read_reply(self) -> str | None:
         """The error ("" for none; warnings printed), None if the child is gone."""
@@ -302,6 +302,15 @@ class NetworkChild:
         for warning in filter(None, data[1:].decode(errors="replace").split("\n")):
             print(f"WARNING: {warning}", file=sys.stderr)
         return ""
+
+
+def _reap(pid: int) -> None:
+    """Wait for a network child to end (unless it is not ours: under ``run -d`` the client
+    forked it, and the supervisor talks to it)."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _write_message(fd: int, data: bytes) -> None:
