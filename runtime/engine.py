@@ -165,14 +165,20 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
     code (128+N when killed by signal N).  With detach, returns 0 once
     started; with keep, the stopped container is left for `delete`.  A
     terminal without a console socket is relayed to our own stdin/stdout."""
-    st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds,
-                terminal_here=not detach, start=True)
-    if detach:
+    forwarder = None if detach else SignalForwarder()  # before the process can start
+    try:
+        st = create(container_id, bundle, root, console_socket, pid_file, preserve_fds,
+                    terminal_here=not detach, start=True)
+    except BaseException:
+        if forwarder is not None:
+            forwarder.restore()
+        raise
+    if forwarder is None:
         return 0
     from runtime import console as terminal
 
     master = terminal.receive_master(st.pop("console")) if "console" in st else None
-    restore = _forward_signals(st["pid"])
+    forwarder.to(st["pid"])
     exited = False
     try:
         if master is not None:
@@ -181,7 +187,7 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
         exited = True
         return code
     finally:
-        restore()
+        forwarder.restore()
         if not keep:  # as delete --force, from the state we hold rather than state.json
             _remove(root, dict(st, status="stopped") if exited else st, our_child=True)
 
@@ -204,6 +210,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
     ns_fds = namespaces.open_process_namespaces(init)
     ours, theirs = Channel.pair()
     pid = -1
+    forwarder = None if detach else SignalForwarder()  # before the process can start
     try:
         pid = namespaces.fork_into_pid_namespace(f"/proc/{init}/ns/pid", False)
         if pid == 0:
@@ -216,6 +223,8 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         ours.send("go")
         _await_exec(ours)
     except BaseException:
+        if forwarder is not None:
+            forwarder.restore()
         if pid > 0:
             _kill_and_reap(pid)
         if own_console is not None:
@@ -229,9 +238,9 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
             os.close(console)
     if pid_file:
         _write_atomically(pid_file, str(pid))
-    if detach:
+    if forwarder is None:
         return 0
-    restore = _forward_signals(pid)
+    forwarder.to(pid)
     try:
         if own_console is not None:
             from runtime import console as terminal
@@ -239,7 +248,7 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
             terminal.relay(terminal.receive_master(own_console))
         return wait_exit_code(pid)
     finally:
-        restore()
+        forwarder.restore()
 
 
 def kill(container_id: str, sig: int = signal.SIGTERM, root: str = DEFAULT_ROOT,
@@ -449,20 +458,33 @@ def _kill_and_await(pid: int, timeout: float = 10.0) -> None:
     wait_until(gone, timeout, f"process {pid} to die after SIGKILL")
 
 
-def _forward_signals(pid: int):
-    """Pass FORWARDED_SIGNALS on to pid; returns the function that undoes it."""
-    def forward(signum, _frame):
+class SignalForwarder:
+    """Passes FORWARDED_SIGNALS on to the container's process (`to`).  Made before
+    that process can start: a signal arriving earlier, while it is being made,
+    is kept and passed on once it runs, never lost, nor fatal to us."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in FORWARDED_SIGNALS}
+
+    def to(self, pid: int) -> None:
+        self.pid = pid
+        while self.pending:
+            self._handle(self.pending.pop(0), None)
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.pid is None:
+            self.pending.append(signum)
+            return
         try:
-            os.kill(pid, signum)
+            os.kill(self.pid, signum)
         except ProcessLookupError:
             pass
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return restore
 
 
 def _console(process: dict, console_socket: str | None, here: bool) -> tuple[int | None, int | None]:

@@ -137,6 +137,19 @@ def test_lifecycle_create_start_state_kill_delete(runtime) -> None:
     assert not open_manager(cgroups_path(container_id)).exists()
 
 
+def test_a_signal_while_run_creates_the_container_reaches_it_once_it_runs(runtime) -> None:
+    """SIGTERM to `run` from a prestart hook, before the process exists, is kept for it
+    (which is no PID 1 here: one would ignore a signal that came before its handler)."""
+    def edit(config: dict) -> None:
+        config["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "kill -TERM $PPID"]}]}
+        config["linux"]["namespaces"] = [n for n in config["linux"]["namespaces"]
+                                         if n["type"] != "pid"]
+
+    started = time.monotonic()
+    assert runtime.run(["sleep", "60"], edit).returncode == 128 + signal.SIGTERM
+    assert time.monotonic() - started < 30
+
+
 def test_exec_joins_the_running_container(runtime) -> None:
     def edit(config):
         config["hostname"] = "exec-target"
