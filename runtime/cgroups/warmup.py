@@ -13,9 +13,14 @@ a no-op move that takes the lock, so the grace period elapses while the
 main thread imports and reads the bundle.  The thread repeats the write
 every few milliseconds (then without waiting: the lock is warm) until
 `stop`, called once the container is in its cgroup, or a time limit, so a
-slow preparation cannot let the lock go cold again.  (On cgroup v2 hosts
-with `favordynmods` there is no wait to hide; the writes are then merely
-harmless.)  Best effort: any failure is ignored.
+slow preparation cannot let the lock go cold again.  A write that waits out
+the grace period holds cgroup_mutex meanwhile and holds back every fork on
+the host (they take the lock for reading), so it must come before the
+runtime forks or makes the cgroup, never between: hence the launcher's
+write while Python starts (bin/dockyard), the thread's first write at
+once, and a period shorter than the shortest grace period seen here.  (On
+cgroup v2 hosts with `favordynmods` there is no wait to hide; the writes are
+then merely harmless.)  Best effort: any failure is ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import _thread
 import os
 import time
 
-KEEP_WARM_EVERY = 0.004  # seconds: well inside the lock's warm window (an RCU grace period)
+KEEP_WARM_EVERY = 0.002  # seconds: well inside the lock's warm window (an RCU grace period)
 GIVE_UP_AFTER = 0.5  # seconds: a start that takes longer does not need these milliseconds
 
 _flag: list[bool] = []  # the running thread's flag, shared with it: stop() empties it
@@ -46,11 +51,8 @@ def own_procs_file() -> str | None:
     return None
 
 
-def _keep_warm(flag: list[bool]) -> None:
+def _keep_warm(path: str, flag: list[bool]) -> None:
     try:
-        path = own_procs_file()
-        if path is None:
-            return
         fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
         try:
             deadline = time.monotonic() + GIVE_UP_AFTER
@@ -69,8 +71,14 @@ def start() -> None:
     global _flag
     if _flag:
         return
+    try:
+        path = own_procs_file()  # here, not in the thread: an import there would hold the
+    except Exception:            # import lock that the main thread's fork must take
+        return
+    if path is None:
+        return
     _flag = [True]
-    _thread.start_new_thread(_keep_warm, (_flag,))
+    _thread.start_new_thread(_keep_warm, (path, _flag))
 
 
 def stop() -> None:
