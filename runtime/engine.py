@@ -175,14 +175,13 @@ def run(container_id: str, bundle: str, root: str = DEFAULT_ROOT, console_socket
         raise
     if forwarder is None:
         return 0
-    from runtime import console as terminal
-
-    master = terminal.receive_master(st.pop("console")) if "console" in st else None
     forwarder.to(st["pid"])
     exited = False
     try:
-        if master is not None:
-            terminal.relay(master)
+        if "console" in st:
+            from runtime import console as terminal
+
+            terminal.relay(terminal.receive_master(st.pop("console")))
         code = wait_exit_code(st["pid"])
         exited = True
         return code
