@@ -463,6 +463,7 @@ class SignalForwarder:
     is kept and passed on once it runs, never lost, nor fatal to us."""
 
     def __init__(self) -> None:
+        self.owner = os.getpid()
         self.pid: int | None = None
         self.pending: list[int] = []
         self.previous = {sig: signal.signal(sig, self._handle) for sig in FORWARDED_SIGNALS}
@@ -477,6 +478,10 @@ class SignalForwarder:
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, _frame) -> None:
+        if os.getpid() != self.owner:  # in a child forked since, before its exec: as without us
+            self.restore()
+            os.kill(os.getpid(), signum)
+            return
         if self.pid is None:
             self.pending.append(signum)
             return

@@ -150,6 +150,24 @@ def test_a_signal_while_run_creates_the_container_reaches_it_once_it_runs(runtim
     assert time.monotonic() - started < 30
 
 
+def test_the_init_being_set_up_dies_of_a_signal_as_without_forwarding(runtime) -> None:
+    """run's forwarding is the runtime's own: its child, not yet exec'd, keeps its default
+    SIGTERM (a prestart hook signals it, by the pid in the state on its stdin; no PID 1
+    here, which would ignore it either way)."""
+    hook = runtime.tmp / "kill-init"
+    hook.write_text("#!/bin/sh\nkill -TERM \"$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p')\"\n")
+    hook.chmod(0o755)
+
+    def edit(config: dict) -> None:
+        config["hooks"] = {"prestart": [{"path": str(hook)}]}
+        config["linux"]["namespaces"] = [n for n in config["linux"]["namespaces"]
+                                         if n["type"] != "pid"]
+
+    result = runtime.run(["true"], edit)
+    assert result.returncode == 1
+    assert "container init exited during set-up" in result.stderr
+
+
 def test_exec_joins_the_running_container(runtime) -> None:
     def edit(config):
         config["hostname"] = "exec-target"
