@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "busybox-static; pip install . for dockyard and dockyard-runtime)",
               file=sys.stderr)
         return 2
+    from tests.helpers.cgroups import removing_new_dockyard_parents
     from tests.helpers.crun import v2_controllers_bound_to_v1
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-containers-", dir=args.workdir))
@@ -179,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     remove_cgroup_parent()
         if "client" in levels:
             log("client level: dockyard run --rm, podman run --rm")
-            clients = measure({name: commands.client(name) for name in ("dockyard", "podman")},
-                              args.rounds)
+            with removing_new_dockyard_parents():
+                clients = measure({name: commands.client(name)
+                                   for name in ("dockyard", "podman")}, args.rounds)
     finally:
         # not `podman system reset`: it also deletes the host's podman networks
         run([*commands.podman, "rmi", "--all", "--force"], cwd=REPO_ROOT, timeout=120)

@@ -432,7 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bench.network needs {', '.join(missing)} (apt-get install iperf3 nftables)",
               file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="dockyard-bench-net-") as tmp:
+    from tests.helpers.cgroups import removing_new_dockyard_parents
+
+    with removing_new_dockyard_parents(), \
+            tempfile.TemporaryDirectory(prefix="dockyard-bench-net-") as tmp:
         results = measure(args, Path(tmp))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -7,6 +7,7 @@ import pytest
 from registry.app import create_app
 from registry.model import Registry
 from registry.storage.filesystem import FileSystemDriver
+from tests.helpers.cgroups import removing_new_dockyard_parents
 
 
 @pytest.fixture
@@ -29,15 +30,6 @@ async def client(aiohttp_client, registry_model):
 
 @pytest.fixture(scope="session", autouse=True)
 def _remove_dockyard_cgroup_parents():
-    """Containers share a parent cgroup ``dockyard`` that the runtime keeps (removing it
-    would race a concurrent create); the suite removes the ones it made, once empty."""
-    import glob
-    import os
-
-    before = set(glob.glob("/sys/fs/cgroup/*/dockyard"))
-    yield
-    for parent in set(glob.glob("/sys/fs/cgroup/*/dockyard")) - before:
-        try:
-            os.rmdir(parent)  # refuses unless empty: never touches a live container
-        except OSError:
-            pass
+    """The suite removes the ``dockyard`` parent cgroups it made, once empty."""
+    with removing_new_dockyard_parents():
+        yield
