@@ -193,8 +193,8 @@ def ensure_bridge(name: str, addresses: list[tuple[str, int]], mtu: int) -> None
     with _Socket() as rtnl:
         index = rtnl.index(name)
         if index is None:
-            rtnl.link(RTM_NEWLINK, attrs=[("IFLA_IFNAME", name), ("IFLA_MTU", mtu), _kind("bridge")],
-                      flags=_NEW)
+            rtnl.link(RTM_NEWLINK, flags=_NEW,
+                      attrs=[("IFLA_IFNAME", name), ("IFLA_MTU", mtu), _kind("bridge")])
             index = rtnl.index(name)
         present = rtnl.addresses(index)
         for address, prefixlen in addresses:
@@ -228,10 +228,11 @@ def add_endpoint(namespace: str, bridge: str, veth: str, ifname: str,
         master = rtnl.index(bridge)
         fd = os.open(namespace, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            peer = {"attrs": [("IFLA_IFNAME", ifname), ("IFLA_NET_NS_FD", fd), ("IFLA_ADDRESS", mac),
-                              ("IFLA_MTU", mtu)]}
-            rtnl.link(RTM_NEWLINK, attrs=[("IFLA_IFNAME", veth), ("IFLA_MTU", mtu), ("IFLA_MASTER", master),
-                                          _kind("veth", [("VETH_INFO_PEER", peer)])], up=True, flags=_NEW)
+            peer = {"attrs": [("IFLA_IFNAME", ifname), ("IFLA_NET_NS_FD", fd),
+                              ("IFLA_ADDRESS", mac), ("IFLA_MTU", mtu)]}
+            rtnl.link(RTM_NEWLINK, up=True, flags=_NEW,
+                      attrs=[("IFLA_IFNAME", veth), ("IFLA_MTU", mtu), ("IFLA_MASTER", master),
+                             _kind("veth", [("VETH_INFO_PEER", peer)])])
         finally:
             os.close(fd)
         rtnl.link(RTM_NEWLINK, attrs=[("IFLA_IFNAME", veth), ("IFLA_LINKINFO", {"attrs": [
