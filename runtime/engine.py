@@ -86,8 +86,8 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
                                  init="user" not in ns)
         fifo_fd = None if start else os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         # The cgroup managers are imported after the fork, but the layout module here: the
-        # warm-up thread imports it too, and a child forked mid-import would find its
-        # module lock held for ever when mounting cgroups.
+        # init reads it to mount the container's cgroups, and in a user namespace the
+        # host's Python library may be out of its reach by then.
         from runtime.cgroups import layout  # noqa: F401
         ours, theirs = Channel.pair()
         init_args = (config, fifo_fd, console, seccomp_filter, keep_fds)

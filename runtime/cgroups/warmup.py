@@ -71,9 +71,11 @@ def start() -> None:
     global _flag
     if _flag:
         return
+    # Found here, not in the thread: an import there would hold the import lock that
+    # the main thread's fork takes.
     try:
-        path = own_procs_file()  # here, not in the thread: an import there would hold the
-    except Exception:            # import lock that the main thread's fork must take
+        path = own_procs_file()
+    except Exception:  # an optimisation only
         return
     if path is None:
         return
