@@ -25,6 +25,8 @@ from runtime import capabilities, fds, mounts, namespaces, spec
 from runtime import syscalls as sc
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What the interpreter sets to SIG_IGN at start-up (subprocess restores the same)
+PYTHON_IGNORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 def prepare(process: dict, linux: dict, seccomp_cache: str | None = None,
@@ -181,7 +183,10 @@ def prepare_process(process: dict, console_fd: int | None, seccomp_filter) -> st
 
 
 def execute(argv0: str, process: dict, seccomp_filter) -> None:
-    """The last steps: the late seccomp filter (with no_new_privs), then execve."""
+    """The last steps: the signals Python ignores back to their defaults, the late
+    seccomp filter (with no_new_privs), then execve."""
+    for sig in PYTHON_IGNORED_SIGNALS:  # an ignored signal stays ignored across execve
+        signal.signal(sig, signal.SIG_DFL)
     if seccomp_filter is not None and process.get("noNewPrivileges"):
         seccomp_filter.load()
     try:

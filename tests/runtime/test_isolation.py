@@ -41,6 +41,14 @@ def test_host_files_are_invisible_and_the_old_root_is_gone(runtime, tmp_path) ->
     assert strays == []  # in particular no old root kept under some directory
 
 
+def test_the_process_starts_with_no_signal_ignored(runtime) -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; the container's process must not inherit that
+    (`yes | head -1` would otherwise see EPIPE instead of dying of SIGPIPE)."""
+    result = runtime.run(["grep", "^SigIgn:", "/proc/self/status"])
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[1], 16) == 0
+
+
 def test_privileged_operations_fail(runtime) -> None:
     out = _sh(runtime, "mount -t tmpfs none /tmp 2>&1; hostname other 2>&1; hostname")
     mount_error, hostname_error, hostname = out.splitlines()
