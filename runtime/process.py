@@ -132,7 +132,7 @@ def init_main(chan: Channel, config: dict, fifo_fd: int | None, console_fd: int 
             f.write(value)
     mounts.finalize_rootfs(config)
     process = config["process"]
-    argv0 = prepare_process(process, console_fd, seccomp_filter)
+    argv0, env = prepare_process(process, console_fd, seccomp_filter)
     # From here on the runtime may exit (create) without killing us.
     sc.prctl(sc.PR_SET_PDEATHSIG, 0)
     if os.getppid() != parent:
@@ -143,7 +143,7 @@ def init_main(chan: Channel, config: dict, fifo_fd: int | None, console_fd: int 
         os.write(fifo, b"0")
         os.close(fifo)
         os.close(fifo_fd)
-    execute(argv0, process, seccomp_filter)
+    execute(argv0, env, process, seccomp_filter)
 
 
 def exec_main(chan: Channel, process: dict, ns_fds: list[tuple[int, int]],
@@ -152,12 +152,14 @@ def exec_main(chan: Channel, process: dict, ns_fds: list[tuple[int, int]],
     fds.keep_only(keep_fds)
     expect(chan, "go")
     namespaces.join(ns_fds)
-    argv0 = prepare_process(process, console_fd, seccomp_filter)
-    execute(argv0, process, seccomp_filter)
+    argv0, env = prepare_process(process, console_fd, seccomp_filter)
+    execute(argv0, env, process, seccomp_filter)
 
 
-def prepare_process(process: dict, console_fd: int | None, seccomp_filter) -> str:
-    """Session, console, limits, identity and privileges; returns the resolved executable."""
+def prepare_process(process: dict, console_fd: int | None,
+                    seccomp_filter) -> tuple[str, dict[str, str]]:
+    """Session, console, limits, identity and privileges; returns the resolved
+    executable and the environment to run it with."""
     os.setsid()
     if process.get("terminal"):
         if console_fd is None:
@@ -179,10 +181,10 @@ def prepare_process(process: dict, console_fd: int | None, seccomp_filter) -> st
         os.chdir(process["cwd"])
     except OSError as e:
         raise RuntimeError(f"cannot change to working directory {process['cwd']!r}: {e.strerror}") from None
-    return find_executable(process["args"][0], env.get("PATH", DEFAULT_PATH))
+    return find_executable(process["args"][0], env.get("PATH", DEFAULT_PATH)), env
 
 
-def execute(argv0: str, process: dict, seccomp_filter) -> None:
+def execute(argv0: str, env: dict[str, str], process: dict, seccomp_filter) -> None:
     """The last steps: the signals Python ignores back to their defaults, the late
     seccomp filter (with no_new_privs), then execve."""
     for sig in PYTHON_IGNORED_SIGNALS:  # an ignored signal stays ignored across execve
@@ -190,7 +192,7 @@ def execute(argv0: str, process: dict, seccomp_filter) -> None:
     if seccomp_filter is not None and process.get("noNewPrivileges"):
         seccomp_filter.load()
     try:
-        os.execve(argv0, process["args"], _environment(process))
+        os.execve(argv0, process["args"], env)
     except OSError as e:  # a file that is no program, or not ours to run: say which and why
         raise RuntimeError(f"exec {argv0}: {e.strerror}") from None
 
@@ -211,11 +213,28 @@ def _set_identity(process: dict) -> None:
 
 
 def _environment(process: dict) -> dict[str, str]:
+    """process.env, with HOME added when it has none, as runc and crun add it:
+    the user's home in the container's /etc/passwd, else /.  Read in the
+    container's root, as the user the process runs as."""
     env = {}
     for entry in process.get("env") or []:
         key, _, value = entry.partition("=")
         env[key] = value
+    if not env.get("HOME"):
+        env["HOME"] = _home(process.get("user", {}).get("uid", 0))
     return env
+
+
+def _home(uid: int) -> str:
+    try:
+        with open("/etc/passwd") as f:
+            for line in f:
+                fields = line.rstrip("\n").split(":")
+                if len(fields) >= 6 and fields[2] == str(uid):
+                    return fields[5]
+    except OSError:  # no passwd, or not readable by this user
+        pass
+    return "/"
 
 
 def find_executable(name: str, path: str) -> str:

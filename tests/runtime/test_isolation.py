@@ -49,6 +49,24 @@ def test_the_process_starts_with_no_signal_ignored(runtime) -> None:
     assert int(result.stdout.split()[1], 16) == 0
 
 
+def test_home_is_set_from_the_container_passwd_when_the_config_has_none(runtime) -> None:
+    """As runc and crun do: the uid's home in the container's /etc/passwd, else /;
+    a HOME in the config stays."""
+    def as_user(uid: int, env: list[str] = ()):
+        def edit(config):
+            config["process"]["user"] = {"uid": uid, "gid": uid}
+            config["process"]["env"] += env
+        return edit
+
+    def home(edit) -> str:
+        return _sh(runtime, "echo $HOME", edit).strip()
+
+    assert home(as_user(0)) == "/root"
+    assert home(as_user(65534)) == "/nonexistent"
+    assert home(as_user(4321)) == "/"
+    assert home(as_user(0, ["HOME=/srv"])) == "/srv"
+
+
 def test_privileged_operations_fail(runtime) -> None:
     out = _sh(runtime, "mount -t tmpfs none /tmp 2>&1; hostname other 2>&1; hostname")
     mount_error, hostname_error, hostname = out.splitlines()
