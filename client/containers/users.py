@@ -32,8 +32,11 @@ class User:
 
 
 def resolve(rootfs: str, spec: str) -> User:
-    """The identity ``spec`` names inside the container whose root is ``rootfs``."""
+    """The identity ``spec`` names inside the container whose root is ``rootfs``.
+    No user is uid 0, and as with runc its passwd entry still gives the home
+    and the supplementary groups."""
     user_part, _, group_part = spec.partition(":")
+    user_part = user_part or "0"
     passwd = _entries(rootfs, "/etc/passwd", 7)
     entry = None
     if user_part:

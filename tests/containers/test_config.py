@@ -48,6 +48,7 @@ def test_users_and_groups_come_from_the_images_files(dockyard) -> None:
     assert dockyard.ok("run", "--rm", "-u", "4242:4343", APP, "id", "-u").strip() == "4242"
     assert dockyard.ok("run", "--rm", "-u", "root", APP, "sh", "-c", "id -u; echo $HOME") == \
         "0\n/root\n"
+    assert dockyard.ok("run", "--rm", BUSYBOX, "sh", "-c", "echo $HOME") == "/root\n"  # no USER
     missing = dockyard("run", "--rm", "-u", "nosuchuser", BUSYBOX, "true")
     assert missing.returncode == 125 and "unable to find user nosuchuser" in missing.stderr
 

@@ -77,7 +77,7 @@ def fake_root(tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
                                              "app:x:1000:1000::/home/app:/bin/sh\n")
-    (tmp_path / "etc" / "group").write_text("staff:x:50:app,other\nwheel:x:10:\n")
+    (tmp_path / "etc" / "group").write_text("staff:x:50:app,other\nwheel:x:10:root\n")
     return tmp_path
 
 
@@ -85,7 +85,9 @@ def test_users_resolve_names_numbers_and_groups(fake_root) -> None:
     app = users.resolve(str(fake_root), "app")
     assert (app.uid, app.gid, app.additional_gids, app.home) == (1000, 1000, [50], "/home/app")
     assert users.resolve(str(fake_root), "1000:wheel").oci() == {"uid": 1000, "gid": 10}
-    assert users.resolve(str(fake_root), "").oci() == {"uid": 0, "gid": 0}
+    nobody_named = users.resolve(str(fake_root), "")  # as runc: uid 0's entry all the same
+    assert (nobody_named.uid, nobody_named.gid, nobody_named.additional_gids,
+            nobody_named.home) == (0, 0, [10], "/root")
     assert users.resolve(str(fake_root), "77:88").oci() == {"uid": 77, "gid": 88}
     with pytest.raises(DockyardError, match="unable to find user ghost"):
         users.resolve(str(fake_root), "ghost")
