@@ -127,7 +127,9 @@ def _mounts(defaults: list[dict], host: dict, directory: str, privileged: bool) 
     shm = f"size={host.get('ShmSize') or 64 * 1024 * 1024}"
     mounts = []
     for m in defaults:
-        if m["destination"] == "/dev/shm":
+        if m["destination"] == "/proc":  # runc spec's /proc has no options, Docker's these
+            m = {**m, "options": ["rw", "nosuid", "noexec", "nodev"]}
+        elif m["destination"] == "/dev/shm":
             m = {**m, "options": [o for o in m["options"] if not o.startswith("size=")] + [shm]}
         elif privileged and m["destination"] in ("/sys", "/sys/fs/cgroup"):
             m = {**m, "options": [o for o in m["options"] if o != "ro"] + ["rw"]}

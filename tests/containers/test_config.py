@@ -53,6 +53,11 @@ def test_users_and_groups_come_from_the_images_files(dockyard) -> None:
     assert missing.returncode == 125 and "unable to find user nosuchuser" in missing.stderr
 
 
+def test_proc_is_mounted_nosuid_nodev_noexec_as_docker_mounts_it(dockyard) -> None:
+    line = dockyard.ok("run", "--rm", BUSYBOX, "grep", " /proc rw", "/proc/self/mountinfo")
+    assert {"nosuid", "nodev", "noexec"} <= set(line.split()[5].split(","))
+
+
 def test_volumes_bind_host_paths_read_write_or_read_only(dockyard, tmp_path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
