@@ -76,7 +76,10 @@ def create(container_id: str, bundle: str, root: str = DEFAULT_ROOT,
     cgroup = pid = own_console = None
     try:
         fifo = os.path.join(directory, state.FIFO)
-        os.mkfifo(fifo, 0o600)
+        os.mkfifo(fifo)
+        # The init opens it for writing as the process's user, after the switch: world-
+        # writable as runc makes it (a writer only waits; start is the reader, root's).
+        os.chmod(fifo, 0o622)
         if "user" in ns:  # the init opens it as the user namespace's root
             from runtime.userns import host_root
 

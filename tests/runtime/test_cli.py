@@ -137,6 +137,29 @@ def test_lifecycle_create_start_state_kill_delete(runtime) -> None:
     assert not open_manager(cgroups_path(container_id)).exists()
 
 
+def test_create_and_start_a_process_that_runs_as_another_user(runtime) -> None:
+    """The init waits on exec.fifo as the process's user, after it switched to it and,
+    as podman and Docker configure a non-root user, without effective capabilities."""
+    out = runtime.tmp / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+
+    def as_nobody(config: dict) -> None:
+        config["process"]["user"] = {"uid": 65534, "gid": 65534}
+        config["process"]["capabilities"].update(effective=[], permitted=[])
+        config["mounts"].append({"destination": "/out", "type": "bind", "source": str(out),
+                                 "options": ["rbind"]})
+
+    container_id = runtime.new_id()
+    bundle = runtime.bundle(["sh", "-c", "id -u > /out/uid"], as_nobody)
+    assert runtime.cli_leaving_container("create", "-b", str(bundle), container_id).returncode == 0
+    started = runtime.cli("start", container_id)
+    assert started.returncode == 0, started.stderr
+    _wait_for(lambda: _state(runtime, container_id)["status"] == "stopped")
+    assert (out / "uid").read_text() == "65534\n"
+    assert runtime.cli("delete", container_id).returncode == 0
+
+
 def test_a_signal_while_run_creates_the_container_reaches_it_once_it_runs(runtime) -> None:
     """SIGTERM to `run` from a prestart hook, before the process exists, is kept for it
     (which is no PID 1 here: one would ignore a signal that came before its handler)."""
