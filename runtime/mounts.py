@@ -50,6 +50,9 @@ _PROPAGATION = {
     "unbindable": sc.MS_UNBINDABLE, "runbindable": sc.MS_UNBINDABLE | sc.MS_REC,
 }
 
+# runc's extensions to the options, for the runtime rather than the filesystem
+_EXTENSIONS = frozenset({"tmpcopyup", "notmpcopyup"})
+
 # Flags a bind mount only takes on a second, remounting call.
 _BIND_REMOUNT_FLAGS = (sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC | sc.MS_NOATIME
                        | sc.MS_NODIRATIME | sc.MS_RELATIME | sc.MS_STRICTATIME | sc.MS_NOSYMFOLLOW)
@@ -71,7 +74,7 @@ def parse_options(options: list[str]) -> tuple[int, int, str]:
             flags = flags & ~flag if clear else flags | flag
         elif opt in _PROPAGATION:
             propagation |= _PROPAGATION[opt]
-        else:
+        elif opt not in _EXTENSIONS:
             data.append(opt)
     return flags, propagation, ",".join(data)
 
@@ -194,11 +197,39 @@ def mount_entry(rootfs: str, m: dict, cgroup_namespace: bool) -> None:
     elif kind == "cgroup":
         _make_mountpoint(dest, True)
         mount_cgroups(dest, flags, cgroup_namespace)
+    elif kind == "tmpfs":
+        _mount_tmpfs(source, dest, flags, data, "tmpcopyup" in (m.get("options") or []))
     else:
         _make_mountpoint(dest, True)
         sc.mount(source, dest, kind, flags, data or None)
     if propagation:
         sc.mount(None, dest, None, propagation)
+
+
+def _mount_tmpfs(source: str, dest: str, flags: int, data: str, copy_up: bool) -> None:
+    """A tmpfs at dest.  Over an existing directory its root takes that directory's
+    mode unless the options say mode= (as runc does), and with copy_up
+    (tmpcopyup) its contents too (runtime.copyup)."""
+    try:
+        covered = os.stat(dest)
+    except FileNotFoundError:
+        covered = None
+        _make_mountpoint(dest, True)
+    if covered is not None:
+        data = ",".join(filter(None, (f"mode={stat.S_IMODE(covered.st_mode):04o}", data)))
+    if covered is None or not copy_up:
+        sc.mount(source, dest, "tmpfs", flags, data or None)
+        return
+    from runtime.copyup import copy_tree
+
+    below = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # stays on what we cover
+    try:
+        sc.mount(source, dest, "tmpfs", flags & ~sc.MS_RDONLY, data)
+        copy_tree(below, dest)
+    finally:
+        os.close(below)
+    if flags & sc.MS_RDONLY:
+        sc.mount(source, dest, "tmpfs", flags | sc.MS_REMOUNT, data)
 
 
 def _make_mountpoint(path: str, directory: bool) -> None:

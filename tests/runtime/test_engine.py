@@ -38,10 +38,11 @@ def test_secure_join_keeps_symlinks_inside_the_root(tmp_path) -> None:
 
 
 def test_mount_options_split_into_flags_propagation_and_data() -> None:
-    flags, propagation, data = parse_options(["nosuid", "ro", "rw", "rprivate", "mode=755", "size=1m"])
+    flags, propagation, data = parse_options(["nosuid", "ro", "rw", "rprivate", "mode=755", "size=1m",
+                                              "tmpcopyup"])
     assert flags == sc.MS_NOSUID
     assert propagation == sc.MS_PRIVATE | sc.MS_REC
-    assert data == "mode=755,size=1m"
+    assert data == "mode=755,size=1m"  # runc's tmpcopyup is the runtime's, not the filesystem's
 
 
 def test_invalid_ids_are_refused(tmp_path) -> None:

@@ -6,6 +6,8 @@ configuration) through `dockyard-runtime run` and checks its output.
 
 from __future__ import annotations
 
+import os
+
 from runtime.capabilities import CAPABILITIES, DEFAULT_CAPABILITIES
 
 
@@ -103,6 +105,46 @@ def test_root_is_read_only_and_config_mounts_apply(runtime, tmp_path) -> None:
                        "touch /data/x 2>/dev/null; echo data=$?; touch /scratch/x; echo scratch=$?", edit)
     assert out.split() == ["root=1", "hello", "data=1", "scratch=0"]
     assert sorted(p.name for p in shared.iterdir()) == ["from-host"]
+
+
+def test_tmpfs_takes_the_covered_directory_mode_and_with_tmpcopyup_its_contents(runtime,
+                                                                                tmp_path) -> None:
+    """runc's tmpfs rules, which podman relies on (--read-only, --tmpfs): the root
+    of a tmpfs over a directory has that directory's mode, and "tmpcopyup" starts
+    it with a copy of what it covers: owners, modes, symlinks as symlinks, fifos."""
+    seed = tmp_path / "seed"
+    (seed / "d").mkdir(parents=True)
+    (seed / "f").write_text("x\n")
+    (seed / "d" / "g").write_text("g\n")
+    os.chown(seed / "f", 1234, 5678)
+    os.chmod(seed / "f", 0o640)
+    os.chmod(seed / "d", 0o750)
+    os.symlink("/etc/passwd", seed / "l")
+    os.mkfifo(seed / "p")
+    os.chmod(seed, 0o711)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "hidden").write_text("")
+
+    def edit(config):
+        config["mounts"] += [
+            {"destination": "/seed", "type": "bind", "source": str(seed), "options": ["rbind"]},
+            {"destination": "/seed", "type": "tmpfs", "source": "tmpfs",
+             "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]},
+            {"destination": "/ro", "type": "bind", "source": str(seed), "options": ["rbind"]},
+            {"destination": "/ro", "type": "tmpfs", "source": "tmpfs", "options": ["ro", "tmpcopyup"]},
+            {"destination": "/private", "type": "bind", "source": str(private), "options": ["rbind"]},
+            {"destination": "/private", "type": "tmpfs", "source": "tmpfs",
+             "options": ["rprivate", "notmpcopyup"]},
+        ]
+    out = _sh(runtime, "cd /seed; stat -c '%n %a %u %g %F' . f d d/g l p; readlink l; cat f; "
+                       "touch new && echo written; cat /ro/d/g; touch /ro/x 2>/dev/null || echo ro; "
+                       "stat -c '%a' /private; ls -A /private | wc -l", edit)
+    assert out.splitlines() == [
+        ". 711 0 0 directory", "f 640 1234 5678 regular file", "d 750 0 0 directory",
+        "d/g 644 0 0 regular file", "l 777 0 0 symbolic link", "p 644 0 0 fifo",
+        "/etc/passwd", "x", "written", "g", "ro", "700", "0"]
+    assert sorted(p.name for p in seed.iterdir()) == ["d", "f", "l", "p"]  # the host's untouched
 
 
 def test_default_devices_exist(runtime) -> None:

@@ -61,3 +61,16 @@ def test_podman_run_output_and_exit_code(podman):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 7, result.stderr
     assert result.stdout.startswith("hello\nsh\0-c\0")
+
+
+def test_podman_run_as_a_user_with_a_read_only_root_and_tmpfs_mounts(podman):
+    """podman's configuration for -u, --read-only and --tmpfs: a non-root process
+    without effective capabilities, and tmpfs mounts with rprivate and runc's
+    tmpcopyup option."""
+    result = subprocess.run([*podman, "run", "--rm", *PODMAN_FLAGS, "-u", "65534", "--read-only",
+                             "--tmpfs", "/data", IMAGE, "sh", "-c",
+                             "id -u; touch /tmp/x /run/x /data/x && echo writable; "
+                             "touch /x 2>/dev/null || echo read-only"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["65534", "writable", "read-only"]
