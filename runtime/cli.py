@@ -21,6 +21,8 @@ USAGE = """usage: dockyard-runtime [global flags] COMMAND [flags] [args]
 commands:
   create  [-b BUNDLE] [--console-socket S] [--pid-file F] ID
   start   ID
+  pause   ID
+  resume  ID
   run     [-b BUNDLE] [--console-socket S] [--pid-file F] [-d] [--keep] ID
   state   ID
   kill    [-a] ID [SIGNAL]
@@ -45,6 +47,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "create": {**_COMMON, **_BUNDLE},
     "run": {**_COMMON, **_BUNDLE, **_DETACH, "keep": ("keep", "bool")},
     "start": {},
+    "pause": {},
+    "resume": {},
     "state": {},
     "kill": {"all": ("all", "bool"), "a": ("all", "bool")},
     "delete": {"force": ("force", "bool"), "f": ("force", "bool")},

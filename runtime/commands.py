@@ -31,6 +31,16 @@ def cmd_start(root: str, opts: dict, args: list[str]) -> int:
     return 0
 
 
+def cmd_pause(root: str, opts: dict, args: list[str]) -> int:
+    engine.pause(_id(args), root)
+    return 0
+
+
+def cmd_resume(root: str, opts: dict, args: list[str]) -> int:
+    engine.resume(_id(args), root)
+    return 0
+
+
 def cmd_state(root: str, opts: dict, args: list[str]) -> int:
     print(jsonio.dumps(engine.container_state(_id(args), root)))
     return 0

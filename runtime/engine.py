@@ -1,4 +1,5 @@
-"""The runtime as a library: create, start, run, exec, kill, delete, state, list, ps.
+"""The runtime as a library: create, start, run, exec, pause, resume, kill, delete, state,
+list, ps.
 
 Process tree (no user namespace):
 
@@ -253,6 +254,29 @@ def exec_process(container_id: str, process: dict, root: str = DEFAULT_ROOT,
         forwarder.restore()
 
 
+def pause(container_id: str, root: str = DEFAULT_ROOT) -> None:
+    """Freeze every process of a running container (runc pause, docker pause)."""
+    st = state.load(root, container_id)
+    if st["status"] != "running":
+        raise StateError(f"cannot pause a container that is {st['status']}")
+    marker = os.path.join(state.container_dir(root, container_id), state.PAUSED)
+    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    try:
+        _cgroup(container_id, st["config"]).freeze()
+    except BaseException:
+        os.unlink(marker)
+        raise
+
+
+def resume(container_id: str, root: str = DEFAULT_ROOT) -> None:
+    """Thaw a paused container."""
+    st = state.load(root, container_id)
+    if st["status"] != "paused":
+        raise StateError(f"cannot resume a container that is {st['status']}")
+    _cgroup(container_id, st["config"]).thaw()
+    os.unlink(os.path.join(state.container_dir(root, container_id), state.PAUSED))
+
+
 def kill(container_id: str, sig: int = signal.SIGTERM, root: str = DEFAULT_ROOT,
          all_processes: bool = False) -> None:
     """Send sig to the init (or, with all_processes, to every process in its cgroup)."""
@@ -260,7 +284,7 @@ def kill(container_id: str, sig: int = signal.SIGTERM, root: str = DEFAULT_ROOT,
     if st["status"] == "stopped":
         raise StateError(f"container {container_id!r} is not running")
     if all_processes:
-        _cgroup(container_id, st["config"]).kill_all(sig)
+        _cgroup(container_id, st["config"]).kill_all(sig, freeze=st["status"] != "paused")
     else:
         os.kill(st["pid"], sig)
 
@@ -276,8 +300,9 @@ def delete(container_id: str, root: str = DEFAULT_ROOT, force: bool = False) -> 
             _destroy(directory, None, None, our_child=False)
             return
         raise
-    if st["status"] == "running" and not force:
-        raise StateError(f"cannot delete container {container_id!r} that is running (use --force)")
+    if st["status"] in ("running", "paused") and not force:
+        raise StateError(f"cannot delete container {container_id!r} that is {st['status']} "
+                         "(use --force)")
     _remove(root, st, our_child=False)
 
 
@@ -399,9 +424,12 @@ def _started(root: str, st: dict) -> None:
 
 
 def _remove(root: str, st: dict, our_child: bool) -> None:
-    """delete's work on a loaded state: kill the init unless stopped, remove the
-    cgroup and the state directory, run the poststop hooks."""
+    """delete's work on a loaded state: kill the init unless stopped (thawed first if
+    paused: a frozen process does not die), remove the cgroup and the state
+    directory, run the poststop hooks."""
     alive = st["status"] != "stopped"
+    if st["status"] == "paused":
+        _cgroup(st["id"], st["config"]).thaw()
     _destroy(state.container_dir(root, st["id"]), st["pid"] if alive else None,
              _cgroup(st["id"], st["config"]), our_child=our_child)
     _hooks(st["config"], "poststop", state.public(st))

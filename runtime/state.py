@@ -9,6 +9,8 @@ container:
 - the init process is gone (or its pid now belongs to another process,
   detected by the start time in /proc/<pid>/stat): stopped;
 - exec.fifo still exists: created (the init is waiting to be started);
+- the `paused` marker exists: paused (runc reads its freezer instead; the
+  marker spares every `state` the cgroup code);
 - otherwise: running.
 """
 
@@ -20,6 +22,7 @@ from runtime import jsonio
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
 FIFO = "exec.fifo"
+PAUSED = "paused"  # made by `pause` before it freezes the cgroup, removed by `resume` after thawing
 
 _ID_PUNCTUATION = frozenset("_+-.")
 
@@ -107,6 +110,8 @@ def status(directory: str, state: dict) -> str:
         return "stopped"
     if os.path.exists(os.path.join(directory, FIFO)):
         return "created"
+    if os.path.exists(os.path.join(directory, PAUSED)):
+        return "paused"
     return "running"
 
 

@@ -223,9 +223,10 @@ class CgroupManager:
         """Whether the OOM killer has killed a process in this cgroup (read it before destroy)."""
         return bool(self.stats().oom_kills)
 
-    def kill_all(self, sig: int = signal.SIGKILL) -> None:
-        """Signal every process inside, frozen first so none can fork past the signal."""
-        frozen = self._try_freeze()
+    def kill_all(self, sig: int = signal.SIGKILL, freeze: bool = True) -> None:
+        """Signal every process inside, frozen first (unless `freeze` is False: a paused
+        cgroup, which must stay frozen) so none can fork past the signal."""
+        frozen = freeze and self._try_freeze()
         try:
             for pid in self.pids():
                 try:

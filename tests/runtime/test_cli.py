@@ -160,6 +160,45 @@ def test_create_and_start_a_process_that_runs_as_another_user(runtime) -> None:
     assert runtime.cli("delete", container_id).returncode == 0
 
 
+def _frozen(container_id: str) -> bool:
+    """What the kernel says: the v1 freezer's state, or v2's cgroup.events."""
+    for directory in open_manager(cgroups_path(container_id)).dirs():
+        freezer = os.path.join(directory, "freezer.state")
+        if os.path.exists(freezer):
+            with open(freezer) as f:
+                return f.read().strip() == "FROZEN"
+    for directory in open_manager(cgroups_path(container_id)).dirs():
+        events = os.path.join(directory, "cgroup.events")
+        if os.path.exists(events):
+            with open(events) as f:
+                return "frozen 1" in f.read().splitlines()
+    raise AssertionError("no freezer found")
+
+
+def test_pause_and_resume_freeze_and_thaw_the_container(runtime) -> None:
+    container_id = runtime.new_id()
+    bundle = runtime.bundle(["sleep", "60"])
+    assert runtime.cli_leaving_container("create", "-b", str(bundle), container_id).returncode == 0
+    assert runtime.cli("pause", container_id).returncode == 1  # created, not running
+    assert runtime.cli("start", container_id).returncode == 0
+    assert runtime.cli("pause", container_id).returncode == 0
+    assert _state(runtime, container_id)["status"] == "paused" and _frozen(container_id)
+    assert "paused" in runtime.cli("list").stdout
+    refused = runtime.cli("exec", container_id, "true")
+    assert refused.returncode == 1 and "paused" in refused.stderr
+    assert runtime.cli("resume", container_id).returncode == 0
+    assert _state(runtime, container_id)["status"] == "running" and not _frozen(container_id)
+    assert runtime.cli("resume", container_id).returncode == 1  # not paused
+
+    assert runtime.cli("pause", container_id).returncode == 0
+    assert runtime.cli("kill", "--all", container_id, "CONT").returncode == 0
+    assert _frozen(container_id)  # signalling every process leaves it paused
+    refused = runtime.cli("delete", container_id)
+    assert refused.returncode == 1 and "paused" in refused.stderr
+    assert runtime.cli("delete", "--force", container_id).returncode == 0  # thaws to kill
+    assert not open_manager(cgroups_path(container_id)).exists()
+
+
 def test_a_signal_while_run_creates_the_container_reaches_it_once_it_runs(runtime) -> None:
     """SIGTERM to `run` from a prestart hook, before the process exists, is kept for it
     (which is no PID 1 here: one would ignore a signal that came before its handler)."""

@@ -74,3 +74,17 @@ def test_podman_run_as_a_user_with_a_read_only_root_and_tmpfs_mounts(podman):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["65534", "writable", "read-only"]
+
+
+def test_podman_pause_and_unpause(podman):
+    def podman_ok(*args: str) -> str:
+        result = subprocess.run([*podman, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    podman_ok("run", "-d", "--name", "paused", *PODMAN_FLAGS, IMAGE, "sleep", "60")
+    podman_ok("pause", "paused")
+    assert podman_ok("inspect", "--format", "{{.State.Status}}", "paused") == "paused"
+    podman_ok("unpause", "paused")
+    assert podman_ok("inspect", "--format", "{{.State.Status}}", "paused") == "running"
+    podman_ok("rm", "--force", "--time", "0", "paused")
