@@ -23,6 +23,9 @@ commands:
   start   ID
   pause   ID
   resume  ID
+  update  [-r RESOURCES.json|-] [--memory N] [--memory-swap N] [--memory-reservation N]
+          [--cpu-period N] [--cpu-quota N] [--cpu-share N] [--cpuset-cpus L]
+          [--cpuset-mems L] [--pids-limit N] ID
   run     [-b BUNDLE] [--console-socket S] [--pid-file F] [-d] [--keep] ID
   state   ID
   kill    [-a] ID [SIGNAL]
@@ -49,6 +52,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "start": {},
     "pause": {},
     "resume": {},
+    "update": {"resources": ("resources", "str"), "r": ("resources", "str"),
+               **{flag: (flag.replace("-", "_"), "str") for flag in (
+                   "memory", "memory-swap", "memory-reservation", "cpu-period", "cpu-quota",
+                   "cpu-share", "cpuset-cpus", "cpuset-mems", "pids-limit")}},
     "state": {},
     "kill": {"all": ("all", "bool"), "a": ("all", "bool")},
     "delete": {"force": ("force", "bool"), "f": ("force", "bool")},

@@ -8,6 +8,7 @@ only once the command line has been read, so `--help` costs no engine import.
 from __future__ import annotations
 
 import os
+import sys
 
 from runtime import engine, jsonio, spec
 
@@ -39,6 +40,53 @@ def cmd_pause(root: str, opts: dict, args: list[str]) -> int:
 def cmd_resume(root: str, opts: dict, args: list[str]) -> int:
     engine.resume(_id(args), root)
     return 0
+
+
+def cmd_update(root: str, opts: dict, args: list[str]) -> int:
+    """runc's update: a linux.resources document (-r FILE, or - for stdin) and/or flags."""
+    resources: dict = {}
+    if opts.get("resources"):
+        if opts["resources"] == "-":
+            resources = jsonio.loads(sys.stdin.buffer.read())
+        else:
+            resources = jsonio.load_file(opts["resources"])
+        if not isinstance(resources, dict):
+            raise ValueError("--resources: expected a JSON object (linux.resources)")
+    for flag, (section, key, parse) in _UPDATE_FLAGS.items():
+        if opts.get(flag) is not None:
+            resources.setdefault(section, {})[key] = parse(opts[flag])
+    engine.update(_id(args), resources, root)
+    return 0
+
+
+def _bytes(text: str) -> int:
+    """A size as runc's flags take it: bytes, or with a k, m, g or t suffix (binary); -1 is unlimited."""
+    number = text.strip().lower().removesuffix("b")
+    scale = 1
+    if number[-1:] in _UNITS:
+        scale, number = _UNITS[number[-1]], number[:-1]
+    try:
+        return int(number) * scale if int(number) >= 0 else -1
+    except ValueError:
+        raise ValueError(f"invalid size {text!r}") from None
+
+
+def _number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"invalid number {text!r}") from None
+
+
+_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+# update's flags -> (linux.resources section, key, parser)
+_UPDATE_FLAGS = {
+    "memory": ("memory", "limit", _bytes), "memory_swap": ("memory", "swap", _bytes),
+    "memory_reservation": ("memory", "reservation", _bytes),
+    "cpu_period": ("cpu", "period", _number), "cpu_quota": ("cpu", "quota", _number),
+    "cpu_share": ("cpu", "shares", _number), "cpuset_cpus": ("cpu", "cpus", str),
+    "cpuset_mems": ("cpu", "mems", str), "pids_limit": ("pids", "limit", _number),
+}
 
 
 def cmd_state(root: str, opts: dict, args: list[str]) -> int:

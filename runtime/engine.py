@@ -1,5 +1,5 @@
-"""The runtime as a library: create, start, run, exec, pause, resume, kill, delete, state,
-list, ps.
+"""The runtime as a library: create, start, run, exec, pause, resume, update, kill, delete,
+state, list, ps.
 
 Process tree (no user namespace):
 
@@ -275,6 +275,26 @@ def resume(container_id: str, root: str = DEFAULT_ROOT) -> None:
         raise StateError(f"cannot resume a container that is {st['status']}")
     _cgroup(container_id, st["config"]).thaw()
     os.unlink(os.path.join(state.container_dir(root, container_id), state.PAUSED))
+
+
+def update(container_id: str, resources: dict, root: str = DEFAULT_ROOT) -> None:
+    """Change a container's limits (runc update, docker update): `resources` (OCI
+    linux.resources, only what changes) merged over what it has, written to
+    its cgroup and kept in its state.  Device rules are left as they are, as
+    runc leaves them: rewriting them would cut a running container's devices
+    off for a moment."""
+    st = state.load(root, container_id)
+    if st["status"] == "stopped":
+        raise StateError(f"cannot update a container that is {st['status']}")
+    linux = st["config"].setdefault("linux", {})
+    merged = dict(linux.get("resources") or {})
+    for section, value in resources.items():
+        old = merged.get(section)
+        merged[section] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) \
+            else value
+    _cgroup(container_id, st["config"]).apply({k: v for k, v in merged.items() if k != "devices"})
+    linux["resources"] = merged
+    state.save(root, st)
 
 
 def kill(container_id: str, sig: int = signal.SIGTERM, root: str = DEFAULT_ROOT,

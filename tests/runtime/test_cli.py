@@ -199,6 +199,30 @@ def test_pause_and_resume_freeze_and_thaw_the_container(runtime) -> None:
     assert not open_manager(cgroups_path(container_id)).exists()
 
 
+def test_update_changes_the_limits_of_a_running_container(runtime) -> None:
+    def limited(config: dict) -> None:
+        config["linux"]["resources"].update(memory={"limit": 64 << 20}, pids={"limit": 50})
+
+    container_id = runtime.new_id()
+    bundle = runtime.bundle(["sleep", "60"], limited)
+    assert runtime.cli_leaving_container("create", "-b", str(bundle), container_id).returncode == 0
+    assert runtime.cli("start", container_id).returncode == 0
+    manager = open_manager(cgroups_path(container_id))
+    assert manager.stats().memory_limit == 64 << 20
+
+    assert runtime.cli("update", "--memory", "128m", "--pids-limit=20", container_id).returncode == 0
+    document = runtime.cli("update", "-r", "-", container_id, input='{"cpu": {"quota": 50000}}')
+    assert document.returncode == 0, document.stderr
+    assert manager.stats().memory_limit == 128 << 20 and manager.stats().pids_limit == 20
+    kept = state.load(runtime.root, container_id)["config"]["linux"]["resources"]
+    assert kept["memory"] == {"limit": 128 << 20} and kept["pids"] == {"limit": 20}
+    assert kept["cpu"]["quota"] == 50000 and kept["devices"]  # device rules untouched
+
+    refused = runtime.cli("update", "--memory", "1k", container_id)  # below what it uses
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert runtime.cli("delete", "--force", container_id).returncode == 0
+
+
 def test_a_signal_while_run_creates_the_container_reaches_it_once_it_runs(runtime) -> None:
     """SIGTERM to `run` from a prestart hook, before the process exists, is kept for it
     (which is no PID 1 here: one would ignore a signal that came before its handler)."""

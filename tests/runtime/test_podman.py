@@ -88,3 +88,20 @@ def test_podman_pause_and_unpause(podman):
     podman_ok("unpause", "paused")
     assert podman_ok("inspect", "--format", "{{.State.Status}}", "paused") == "running"
     podman_ok("rm", "--force", "--time", "0", "paused")
+
+
+def test_podman_update_changes_a_running_containers_limits(podman):
+    def podman_ok(*args: str) -> str:
+        result = subprocess.run([*podman, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    podman_ok("run", "-d", "--name", "limited", *PODMAN_FLAGS, "--memory", "64m", IMAGE,
+              "sleep", "60")
+    podman_ok("update", "--memory", "96m", "--memory-swap", "-1", "--cpu-quota", "30000",
+              "limited")
+    limits = podman_ok("exec", "limited", "sh", "-c",  # cgroup v1, else v2
+                       "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes 2>/dev/null || "
+                       "cat memory.max; cat cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 cpu.max")
+    assert limits.split() == [str(96 << 20), "30000"]
+    podman_ok("rm", "--force", "--time", "0", "limited")
