@@ -220,11 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode, times in clients.items():
         client_ratio = median(times["dockyard"]) / median(times["podman"])
         print(f"target dockyard run --rm / podman run --rm <= {CLIENT_TARGET}, {mode}: "
-              f"{'met' if client_ratio <= CLIENT_TARGET else 'NOT met'} ({client_ratio:.2f})")
+              f"{'met' if client_ratio <= CLIENT_TARGET else 'NOT met'} ({client_ratio:.3f})")
     for mode, times in runtimes.items():
         runc_ratio = median(times["dockyard-runtime"]) / median(times["runc"])
         print(f"target dockyard-runtime run faster than runc, {mode}: "
-              f"{'met' if runc_ratio < 1 else 'NOT met'} ({runc_ratio:.2f})")
+              f"{'met' if runc_ratio < 1 else 'NOT met'} ({runc_ratio:.3f})")
     if args.json:
         Path(args.json).write_text(json.dumps({"runtime": runtimes, "client": clients}, indent=1))
     return 0
