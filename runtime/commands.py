@@ -66,9 +66,10 @@ def _bytes(text: str) -> int:
     if number[-1:] in _UNITS:
         scale, number = _UNITS[number[-1]], number[:-1]
     try:
-        return int(number) * scale if int(number) >= 0 else -1
+        value = int(number)
     except ValueError:
         raise ValueError(f"invalid size {text!r}") from None
+    return -1 if value < 0 else value * scale
 
 
 def _number(text: str) -> int:
