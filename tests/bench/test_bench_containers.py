@@ -27,6 +27,9 @@ def test_container_benchmark_runs_one_round(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dockyard run --rm / podman run --rm" in proc.stdout
     results = json.loads(out.read_text())
-    assert set(results["runtime"]) == {"dockyard-runtime", "crun", "runc"}
-    assert all(t > 0 for level in results.values() for times in level.values() for t in times)
+    assert set(results["runtime"]) == set(results["client"]) == {"back to back", "isolated"}
+    assert all(set(times) == {"dockyard-runtime", "crun", "runc"}
+               for times in results["runtime"].values())
+    assert all(t > 0 for level in results.values() for by_mode in level.values()
+               for times in by_mode.values() for t in times)
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # nothing else left
