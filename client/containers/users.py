@@ -38,14 +38,12 @@ def resolve(rootfs: str, spec: str) -> User:
     user_part, _, group_part = spec.partition(":")
     user_part = user_part or "0"
     passwd = _entries(rootfs, "/etc/passwd", 7)
-    entry = None
-    if user_part:
-        entry = next((e for e in passwd if e[0] == user_part), None)
-        if entry is None and user_part.isdigit():
-            entry = next((e for e in passwd if e[2] == user_part), None)
-        if entry is None and not user_part.isdigit():
-            raise DockyardError(f"unable to find user {user_part}: no matching entries in passwd file")
-    uid = _number(entry[2] if entry else user_part or "0", "uid")
+    entry = next((e for e in passwd if e[0] == user_part), None)
+    if entry is None and user_part.isdigit():
+        entry = next((e for e in passwd if e[2] == user_part), None)
+    if entry is None and not user_part.isdigit():
+        raise DockyardError(f"unable to find user {user_part}: no matching entries in passwd file")
+    uid = _number(entry[2] if entry else user_part, "uid")
     gid = _number(entry[3], "gid") if entry else 0
     home = entry[5] if entry else "/"
     groups = _entries(rootfs, "/etc/group", 4)
