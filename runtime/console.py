@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+def console_size(fd: int = 0) -> dict | None:
+    """Terminal `fd`'s size as an OCI process.consoleSize (None if it is no terminal)."""
+    try:
+        columns, lines = os.get_terminal_size(fd)
+    except OSError:
+        return None
+    return {"height": lines, "width": columns}
+
+
 def copy_size(source: int, target: int) -> None:
     """Give terminal `target` the window size of terminal `source` (if it is one)."""
     import fcntl

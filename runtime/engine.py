@@ -550,6 +550,9 @@ def _console(process: dict, console_socket: str | None, here: bool) -> tuple[int
     if console_socket is None and here:
         from runtime import console as terminal
 
+        size = terminal.console_size()
+        if size:  # the pty starts at our size: the process may read it before the relay begins
+            process["consoleSize"] = size
         ours, theirs = terminal.socket_pair()
         return theirs, ours
     return _connect_console(console_socket), None

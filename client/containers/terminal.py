@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 
-from runtime.console import copy_size, raw_mode  # noqa: F401 - shared with the runtime's own run -t
+from runtime.console import (console_size, copy_size,  # noqa: F401 - shared with the runtime's
+                             raw_mode)  # own run -t
 
 
 class ConsoleSocket:
@@ -43,12 +44,3 @@ class ConsoleSocket:
                 (os.rmdir if path == self.directory else os.unlink)(path)
             except OSError:
                 pass
-
-
-def console_size() -> dict | None:
-    """Our terminal's size as an OCI process.consoleSize (None without a terminal)."""
-    try:
-        columns, lines = os.get_terminal_size(0)
-    except OSError:
-        return None
-    return {"height": lines, "width": columns}

@@ -314,6 +314,7 @@ def test_terminal_without_console_socket_is_relayed(runtime) -> None:
     """As `runc run` in a shell: our terminal in raw mode, bytes and window size passed on."""
     import fcntl
     import pty
+    import select
     import struct
     import termios
 
@@ -327,12 +328,22 @@ def test_terminal_without_console_socket_is_relayed(runtime) -> None:
         os.execv(argv[0], argv)
     fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 120, 0, 0))
     output = b""
+    deadline = time.monotonic() + 20
+
+    def read_until(done) -> None:
+        nonlocal output
+        while not done():
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"timed out; the terminal showed {output!r}"
+            output += os.read(master, 1024)
+
     try:
-        while b"33 120" not in output:
-            output += os.read(master, 1024)
+        read_until(lambda: b"33 120" in output)
         os.write(master, b"hello\r")
-        while b"got:" not in output or not output.endswith(b"\n"):
-            output += os.read(master, 1024)
+        read_until(lambda: b"got:" in output and output.endswith(b"\n"))
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # its pty closes, and the container's shell with it
+        raise
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(master)
