@@ -185,8 +185,11 @@ def exec_process(base: dict, command: list[str], opts: dict) -> dict:
         process.setdefault("user", {})["additionalGids"] = [int(g) for g in opts["additional_gids"]]
     if opts.get("cap"):
         caps = process.setdefault("capabilities", {})
-        for kind in ("bounding", "effective", "permitted", "ambient"):
+        for kind in ("bounding", "effective", "permitted"):
             caps[kind] = sorted(set(caps.get(kind) or []) | set(opts["cap"]))
+        # ambient as runc: only where inheritable already has it (the kernel's rule)
+        inheritable = set(caps.get("inheritable") or [])
+        caps["ambient"] = sorted(set(caps.get("ambient") or []) | (set(opts["cap"]) & inheritable))
     if opts.get("no_new_privs"):
         process["noNewPrivileges"] = True
     return process

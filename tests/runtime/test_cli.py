@@ -266,6 +266,10 @@ def test_exec_joins_the_running_container(runtime) -> None:
     assert result.stdout.splitlines() == ["exec-target", "sleep 60 ", "from-exec"]
     pids = json.loads(runtime.cli("ps", "-f", "json", container_id).stdout)
     assert len(pids) == 1  # the exec'd process was in the cgroup, and is gone
+    with_cap = runtime.cli("exec", "--cap", "CAP_NET_ADMIN", container_id, "grep", "CapEff",
+                           "/proc/self/status")  # runc's flags, as containerd passes them
+    assert with_cap.returncode == 0, with_cap.stderr
+    assert int(with_cap.stdout.split()[1], 16) & (1 << 12)  # CAP_NET_ADMIN is 12
     assert runtime.cli("delete", "--force", container_id).returncode == 0
 
 
