@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from runtime.console import (console_size, copy_size,  # noqa: F401 - shared with the runtime's
-                             raw_mode)  # own run -t
+# shared with the runtime's own run -t, and re-exported for the client's modules
+from runtime.console import console_size, copy_size, raw_mode  # noqa: F401
 
 
 class ConsoleSocket:
